@@ -1,0 +1,67 @@
+"""Alembic environment: sentinel-db's settings, its metadata and filters, and a migration lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+from sqlalchemy import Connection, text
+
+from sentinel_db.migrations import (
+    MIGRATION_LOCK_KEY,
+    VERSION_TABLE,
+    include_name,
+    include_object,
+    engine_for_alembic,
+    url_for_alembic,
+)
+from sentinel_db.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+_options: dict[str, Any] = {
+    "target_metadata": target_metadata,
+    "version_table": VERSION_TABLE,
+    "compare_type": True,
+    "compare_server_default": False,
+    "include_name": include_name,
+    "include_object": include_object,
+}
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, **_options)
+    with context.begin_transaction():
+        # Held until this transaction ends, so two concurrent `migrate` runs queue, not collide.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        context.run_migrations()
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL for the requested revisions without connecting."""
+    url = config.attributes.get("url") or url_for_alembic()
+    context.configure(url=url, literal_binds=True, **_options)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Migrate over the caller's connection, or one opened from the settings."""
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = engine_for_alembic()
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

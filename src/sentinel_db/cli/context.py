@@ -1,0 +1,115 @@
+"""Per-invocation CLI state: global options, settings, the database, and secret scrubbing."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from sentinel_db.config import Settings, default_env_file, load_settings
+from sentinel_db.db import Database
+
+
+class _Scrubber(logging.Filter):
+    """Replaces every known secret in log records with ``***``."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message, self.secrets)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+@dataclass
+class CliState:
+    """Global options of one invocation, and what is built from them on demand."""
+
+    verbose: bool = False
+    quiet: bool = False
+    config: Path | None = None
+    database_url: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+    _database: Database | None = field(default=None, repr=False)
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def env_file(self) -> Path | None:
+        """The ``.env`` file in use, if any."""
+        return self.config or default_env_file()
+
+    def settings(self) -> Settings:
+        """Settings from the environment, ``--config`` and ``--database-url``."""
+        if self._settings is None:
+            overrides: dict[str, object] = {}
+            if self.database_url:
+                overrides["database_url"] = self.database_url
+            self._settings = load_settings(self.config, **overrides)
+            self.secrets.extend(self._settings.secrets())
+            _configure_logging(self._settings, self)
+        return self._settings
+
+    def database(self) -> Database:
+        """The database to work on (embedded when no URL is configured)."""
+        if self._database is None:
+            self._database = Database.from_settings(self.settings())
+        return self._database
+
+
+_handler: logging.Handler | None = None
+
+
+def _configure_logging(settings: Settings, state: CliState) -> None:
+    global _handler
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    _handler.addFilter(_Scrubber(state.secrets))
+    root.addHandler(_handler)
+    if state.quiet:
+        level = logging.ERROR
+    elif state.verbose:
+        level = logging.DEBUG
+    else:
+        level = getattr(logging, settings.log_level)
+    # The embedded-server notice is one warning line; keep it unless --quiet.
+    root.setLevel(level if state.verbose or state.quiet else min(level, logging.WARNING))
+    logging.getLogger("sentinel_db").setLevel(level if state.quiet else min(level, logging.WARNING))
+    logging.getLogger("alembic").setLevel(logging.INFO if state.verbose else logging.WARNING)
+    if settings.enable_sql_logging:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+
+
+_current: CliState | None = None
+
+
+def get_state(ctx: typer.Context) -> CliState:
+    """The :class:`CliState` of this invocation."""
+    global _current
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    _current = root.obj
+    return root.obj
+
+
+def current_state() -> CliState:
+    """The state of the invocation running now (an empty one before options are parsed)."""
+    return _current or CliState()

@@ -1,0 +1,205 @@
+"""`auth` and `db` commands: connection set-up and the schema's life cycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sentinel_db import connection, migrations
+from sentinel_db.cli.context import get_state
+from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
+from sentinel_db.errors import ExitCode, SchemaDriftError
+
+auth_app = typer.Typer(help="Connection set-up: write a .env template, check the connection.", no_args_is_help=True)
+db_app = typer.Typer(help="Schema life cycle: migrate, roll back, status, drift, SQL.", no_args_is_help=True)
+
+FormatOption = Annotated[ReportFormat, typer.Option("--format", help="text or json.")]
+
+
+@auth_app.command("init")
+def auth_init(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Option("--path", help="Where to write the template.")] = Path(".env"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented .env template (mode 0600) with every setting."""
+    written = connection.write_env_template(path, force=force)
+    info(f"wrote {written} (mode 600); fill in DATABASE_URL", quiet=get_state(ctx).quiet)
+
+
+@auth_app.command("check")
+def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None:
+    """Connect and report: server, user, SSL, pooler mode, schema revision, tables."""
+    state = get_state(ctx)
+    db = state.database()
+    report = connection.check_connection(db)
+    warnings = report.warnings + connection.env_file_warnings(state.env_file)
+    extra = _security_section(db)
+    warnings += extra.get("warnings", [])
+    if fmt is ReportFormat.json:
+        print_json(
+            {
+                "url": report.health.masked_url,
+                "server_version": report.health.server_version,
+                "user": report.health.user,
+                "database": report.health.database,
+                "ssl": report.health.ssl,
+                "pooler": report.health.pooler,
+                "current_revision": report.current_revision,
+                "head_revision": report.head_revision,
+                "tables": report.tables,
+                **{k: v for k, v in extra.items() if k != "warnings"},
+                "warnings": warnings,
+                "healthy": report.healthy and not warnings,
+            }
+        )
+    else:
+        h = report.health
+        out.print(f"url:       {h.masked_url}", markup=False, highlight=False)
+        out.print(f"server:    PostgreSQL {h.server_version}", markup=False, highlight=False)
+        out.print(f"user:      {h.user} (database {h.database})", markup=False, highlight=False)
+        out.print(f"ssl:       {'on' if h.ssl else 'off'}", markup=False, highlight=False)
+        out.print(
+            f"pooler:    {'transaction pooler (prepared statements off)' if h.pooler else 'direct/session'}",
+            markup=False,
+            highlight=False,
+        )
+        out.print(
+            f"schema:    {report.current_revision or 'not migrated'} (head {report.head_revision})",
+            markup=False,
+            highlight=False,
+        )
+        for name, present in report.tables.items():
+            out.print(f"table:     {name}: {'present' if present else 'MISSING'}", markup=False, highlight=False)
+        for line in extra.get("lines", []):
+            out.print(line, markup=False, highlight=False)
+        for message in warnings:
+            warn(message)
+    if not report.healthy or warnings:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _security_section(db: object) -> dict[str, list[str]]:
+    """Row-level-security lines for `auth check`, when the security module is present."""
+    try:
+        from sentinel_db import security
+    except ImportError:
+        return {}
+    return security.check_report(db)  # type: ignore[attr-defined,no-any-return]
+
+
+def migrate(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="Target revision.")] = "head",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL; change nothing.")] = False,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Afterwards, compare the live schema with the models.")
+    ] = False,
+) -> None:
+    """Upgrade the schema to head (or --to REV)."""
+    state = get_state(ctx)
+    db = state.database()
+    if db.is_pooler:
+        warn(
+            "migrating through a transaction pooler: DDL and the migration lock need one session; "
+            "use the direct connection or the session pooler (port 5432) for migrations"
+        )
+    if dry_run:
+        sql = migrations.pending_sql(db.engine, to)
+        typer.echo(sql if sql.strip() else "-- nothing to do: the database is at the target revision")
+        return
+    before = migrations.status(db.engine).current
+    after = migrations.upgrade(db.engine, to)
+    if before == after.current:
+        info(f"already at {after.current or 'base'}; nothing to do", quiet=state.quiet)
+    else:
+        info(f"migrated {before or 'base'} -> {after.current}", quiet=state.quiet)
+    if validate:
+        _validate(db, state.quiet)
+
+
+def _validate(db: object, quiet: bool) -> None:
+    from sentinel_db.db import Database
+
+    assert isinstance(db, Database)
+    diffs = migrations.drift(db.engine)
+    if diffs:
+        raise SchemaDriftError(
+            "the live schema differs from the models: " + "; ".join(str(d) for d in diffs[:10]),
+            hint="run `sentinel-db db check` for the full list",
+        )
+    extra = _security_section(db)
+    if extra.get("warnings"):
+        raise SchemaDriftError("; ".join(extra["warnings"]))
+    info("schema matches the models", quiet=quiet)
+
+
+db_app.command("migrate")(migrate)
+
+
+@db_app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    tables: Annotated[list[str] | None, typer.Argument(help="Remove just these tables.", show_default=False)] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Downgrade to this revision (base = all).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Downgrade to a revision, or just far enough to remove the named tables."""
+    state = get_state(ctx)
+    db = state.database()
+    plan = migrations.plan_rollback(db.engine, tables=tables or (), to=to)
+    if not plan.revisions:
+        info("nothing to roll back", quiet=state.quiet)
+        return
+    info(f"rolling back to {plan.target}; these revisions will be undone:", quiet=False)
+    for rev in plan.revisions:
+        lost = ", ".join(f"{t}: {plan.rows_lost.get(t, 0)} rows lost" for t in rev.creates_tables)
+        info(f"  {rev.revision}  {rev.message}" + (f"  ({lost})" if lost else ""), quiet=False)
+    if not yes and not typer.confirm("Proceed?", default=False, err=True):
+        raise typer.Exit(int(ExitCode.FAILED))
+    after = migrations.downgrade(db.engine, plan.target)
+    info(f"now at {after.current or 'base'}", quiet=state.quiet)
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None:
+    """Current revision, head, and pending revisions."""
+    state = migrations.status(get_state(ctx).database().engine)
+    if fmt is ReportFormat.json:
+        print_json(
+            {
+                "current": state.current,
+                "head": state.head,
+                "pending": [{"revision": r.revision, "message": r.message} for r in state.pending],
+            }
+        )
+        return
+    out.print(f"current: {state.current or 'base (not migrated)'}", markup=False, highlight=False)
+    out.print(f"head:    {state.head}", markup=False, highlight=False)
+    if state.pending:
+        out.print("pending:", markup=False)
+        for rev in state.pending:
+            out.print(f"  {rev.revision}  {rev.message}", markup=False, highlight=False)
+    else:
+        out.print("pending: none", markup=False)
+
+
+@db_app.command("check")
+def db_check(ctx: typer.Context) -> None:
+    """Compare the live schema with the models; non-zero exit on drift."""
+    state = get_state(ctx)
+    _validate(state.database(), state.quiet)
+
+
+@db_app.command("sql")
+def db_sql(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """The whole schema as SQL, for pasting into the Supabase SQL editor."""
+    sql = migrations.upgrade_sql("head")
+    if output is None:
+        typer.echo(sql, nl=False)
+    else:
+        output.write_text(sql, encoding="utf-8")

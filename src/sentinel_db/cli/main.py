@@ -1,0 +1,92 @@
+"""The root ``sentinel-db`` app: global options, command groups, and the one error path."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sentinel_db import __version__
+from sentinel_db.cli import data_cmd, db_cmd, import_cmd
+from sentinel_db.cli.context import CliState, current_state, get_state, scrub
+from sentinel_db.cli.render import err
+from sentinel_db.errors import SentinelDBError
+
+app = typer.Typer(
+    name="sentinel-db",
+    help="Load, check and query PCI DSS controls, AWS Config rule guidance and their mappings.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sentinel-db {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail, and tracebacks of bugs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Read settings from this .env file.", dir_okay=False)
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="PostgreSQL URL (overrides DATABASE_URL).", show_default=False),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Global options apply to every command."""
+    state = get_state(ctx)
+    state.verbose, state.quiet, state.config, state.database_url = verbose, quiet, config, database_url
+    if database_url:
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(database_url).password
+        except Exception:
+            password = None
+        if password:
+            state.secrets.append(str(password))
+
+
+app.add_typer(db_cmd.auth_app, name="auth")
+app.add_typer(db_cmd.db_app, name="db")
+app.add_typer(import_cmd.app, name="import-data")
+app.add_typer(data_cmd.app, name="data")
+app.command("migrate", help="Upgrade the schema (same as `db migrate`).")(db_cmd.migrate)
+app.command("import", help="Import every recognised CSV under SOURCE (same as `import-data bulk`).")(
+    import_cmd.import_everyday
+)
+app.command("stats", help="Row counts, sizes, coverage (same as `data stats`).")(data_cmd.stats)
+
+
+def _report(exc: SentinelDBError, state: CliState) -> int:
+    err.print(f"error: {scrub(exc.message, state.secrets)}", markup=False, highlight=False, style="red")
+    if exc.hint:
+        err.print(f"hint: {scrub(exc.hint, state.secrets)}", markup=False, highlight=False)
+    if state.verbose and exc.__cause__ is not None:
+        detail = "".join(traceback.format_exception(exc.__cause__))
+        err.print(scrub(detail, state.secrets), markup=False, highlight=False)
+    return int(exc.exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; library errors become one message and their exit code, never a traceback."""
+    try:
+        app(args=argv, prog_name="sentinel-db")
+    except SentinelDBError as exc:
+        sys.exit(_report(exc, current_state()))
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)

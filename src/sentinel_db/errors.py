@@ -1,0 +1,185 @@
+"""The exception hierarchy, exit codes, and the one place that turns driver errors into ours."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import psycopg
+from sqlalchemy import exc as sa_exc
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the CLI (documented in README)."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    CANNOT_CONNECT = 3
+    REJECTED = 4
+    DRIFT = 5
+
+
+class SentinelDBError(Exception):
+    """Base of every error sentinel-db raises on purpose.
+
+    ``hint`` says what the user can do about it; ``exit_code`` is what the CLI exits with.
+    """
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(SentinelDBError):
+    """A setting is missing or malformed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UsageError(SentinelDBError):
+    """The caller asked for something that does not exist (an unknown table, a bad option)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConnectionFailedError(SentinelDBError):
+    """The database could not be reached or refused us."""
+
+    exit_code = ExitCode.CANNOT_CONNECT
+
+
+class NotFoundError(SentinelDBError):
+    """A record that was asked for by key does not exist."""
+
+
+class DuplicateError(SentinelDBError):
+    """A write collided with a unique key."""
+
+
+class DataValidationError(SentinelDBError):
+    """A value does not satisfy the data model or a database constraint."""
+
+    exit_code = ExitCode.REJECTED
+
+
+class ImportValidationError(DataValidationError):
+    """A file (or some of its rows) was rejected by the importer."""
+
+
+class MigrationError(SentinelDBError):
+    """A schema migration failed or the schema is not what sentinel-db expects."""
+
+
+class SchemaDriftError(MigrationError):
+    """The live schema differs from the models."""
+
+    exit_code = ExitCode.DRIFT
+
+
+class DatabaseTimeoutError(SentinelDBError):
+    """A statement, lock or pool wait ran out of time."""
+
+
+class DatabaseError(SentinelDBError):
+    """Any other database failure, translated."""
+
+
+# SQLSTATE classes and codes we give a meaning to.
+_AUTH_FAILED = {"28P01", "28000"}
+_NO_DATABASE = {"3D000"}
+_TIMEOUTS = {"57014", "55P03"}  # query_canceled (statement_timeout), lock_not_available
+_CONNECTION_LOST = {"57P01", "57P02", "57P03", "08000", "08003", "08006"}
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None)
+
+
+def translate(exc: BaseException, *, action: str = "database operation") -> SentinelDBError:
+    """Turn a psycopg/SQLAlchemy exception into a :class:`SentinelDBError`.
+
+    Keys on SQLSTATE and ``diag.constraint_name``; never copies the driver's message when it
+    could hold a connection string.
+    """
+    if isinstance(exc, SentinelDBError):
+        return exc
+    if isinstance(exc, sa_exc.TimeoutError):
+        return DatabaseTimeoutError(
+            f"{action}: timed out waiting for a pooled connection",
+            hint="raise DB_POOL_SIZE / DB_MAX_OVERFLOW or run fewer sessions at once",
+        )
+    orig = getattr(exc, "orig", None) or exc
+    state = _sqlstate(exc)
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    detail = getattr(diag, "message_primary", None) or ""
+    if state == "23505":
+        return DuplicateError(f"{action}: duplicate key violates {constraint or 'a unique key'}")
+    if state is not None and state.startswith("23"):
+        return DataValidationError(
+            f"{action}: constraint {constraint or state} violated: {detail}".rstrip(": ")
+        )
+    if state is not None and state.startswith("22"):
+        return DataValidationError(f"{action}: invalid data: {detail}")
+    if state in _TIMEOUTS:
+        kind = "statement timeout" if state == "57014" else "lock timeout"
+        return DatabaseTimeoutError(
+            f"{action}: {kind} reached; nothing was written by the interrupted transaction"
+        )
+    if state in _AUTH_FAILED:
+        return ConnectionFailedError(
+            f"{action}: authentication failed", hint="check the user name and password in DATABASE_URL"
+        )
+    if state in _NO_DATABASE:
+        return ConnectionFailedError(
+            f"{action}: database does not exist", hint="create it or fix the database name"
+        )
+    if state in _CONNECTION_LOST or isinstance(orig, psycopg.OperationalError):
+        return ConnectionFailedError(
+            f"{action}: connection to the database failed or was lost ({describe_connect_error(orig)})",
+            hint="check that the server is up and reachable; the interrupted transaction was rolled back",
+        )
+    return DatabaseError(f"{action}: {type(orig).__name__} ({state or 'no SQLSTATE'}) {detail}".strip())
+
+
+def describe_connect_error(exc: BaseException) -> str:
+    """A short, secret-free reason for a failed connection attempt."""
+    state = _sqlstate(exc)
+    if state in _AUTH_FAILED:
+        return "authentication failed"
+    if state in _NO_DATABASE:
+        return "database does not exist"
+    text = str(exc).lower()
+    # libpq reports connection failures without a SQLSTATE; these phrases are libpq's own and stable.
+    for needle, reason in (
+        ("password authentication failed", "authentication failed"),
+        ("no password supplied", "authentication failed"),
+        ("does not exist", "database or role does not exist"),
+        ("connection refused", "connection refused"),
+        ("could not translate host name", "unknown host"),
+        ("name or service not known", "unknown host"),
+        ("timeout expired", "connection timed out"),
+        ("timed out", "connection timed out"),
+        ("server closed the connection", "server closed the connection"),
+        ("terminating connection", "connection terminated by the server"),
+        ("ssl", "SSL negotiation failed"),
+        ("no such file or directory", "no server at that socket"),
+    ):
+        if needle in text:
+            return reason
+    return "connection failed"
+
+
+def is_permanent_connect_error(exc: BaseException) -> bool:
+    """True for failures that retrying cannot fix (bad credentials, unknown database or host)."""
+    return describe_connect_error(exc) in {
+        "authentication failed",
+        "database does not exist",
+        "database or role does not exist",
+        "unknown host",
+        "SSL negotiation failed",
+    }
