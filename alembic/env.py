@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import context
 from sqlalchemy import Connection, text
 
+from alembic import context
 from sentinel_db.migrations import (
     MIGRATION_LOCK_KEY,
     VERSION_TABLE,
+    engine_for_alembic,
     include_name,
     include_object,
-    engine_for_alembic,
     url_for_alembic,
 )
 from sentinel_db.models import Base

@@ -8,8 +8,9 @@ Create Date: 2026-11-25
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -22,7 +23,9 @@ def upgrade() -> None:
     op.create_table(
         "pci_dss_controls",
         sa.Column(
-            "id", postgresql.UUID(as_uuid=True), server_default=sa.text("gen_random_uuid()"),
+            "id",
+            postgresql.UUID(as_uuid=True),
+            server_default=sa.text("gen_random_uuid()"),
             nullable=False,
         ),
         sa.Column("control_id", sa.String(length=20), nullable=False),

@@ -8,8 +8,9 @@ Create Date: 2026-11-25
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -22,7 +23,9 @@ def upgrade() -> None:
     op.create_table(
         "aws_config_rules_guidance",
         sa.Column(
-            "id", postgresql.UUID(as_uuid=True), server_default=sa.text("gen_random_uuid()"),
+            "id",
+            postgresql.UUID(as_uuid=True),
+            server_default=sa.text("gen_random_uuid()"),
             nullable=False,
         ),
         sa.Column("config_rule", sa.String(length=100), nullable=False),

@@ -8,8 +8,9 @@ Create Date: 2026-11-25
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -23,7 +24,9 @@ def upgrade() -> None:
     op.create_table(
         "import_runs",
         sa.Column(
-            "id", postgresql.UUID(as_uuid=True), server_default=sa.text("gen_random_uuid()"),
+            "id",
+            postgresql.UUID(as_uuid=True),
+            server_default=sa.text("gen_random_uuid()"),
             nullable=False,
         ),
         sa.Column("run_id", postgresql.UUID(as_uuid=True), nullable=False),
@@ -32,7 +35,9 @@ def upgrade() -> None:
         sa.Column("file_sha256", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column(
-            "started_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "started_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),

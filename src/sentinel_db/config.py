@@ -69,7 +69,9 @@ def mask_url(url: URL | str | None) -> str:
         except (ArgumentError, ValueError):
             return "(unparseable URL)"
     masked = url.set(drivername="postgresql")
-    query = {k: ("***" if k.lower() in {"password", "sslpassword"} else v) for k, v in url.query.items()}
+    query = {
+        k: ("***" if k.lower() in {"password", "sslpassword"} else v) for k, v in url.query.items()
+    }
     return masked.set(query=query).render_as_string(hide_password=True)
 
 
@@ -223,7 +225,7 @@ def load_settings(env_file: Path | str | None = None, **overrides: object) -> Se
     if path is not None and not path.is_file():
         raise ConfigError(f"settings file {path} does not exist")
     try:
-        return Settings(_env_file=path, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=path, **overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
             f"{_variable_for(err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)

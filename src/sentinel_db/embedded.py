@@ -50,7 +50,7 @@ def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = N
     path = data_dir or default_data_dir()
     path.mkdir(parents=True, exist_ok=True)
     try:
-        return pgserver.get_server(path, cleanup_mode=cleanup_mode)
+        return pgserver.get_server(path, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
     except Exception as exc:
         raise ConnectionFailedError(
             f"could not start the embedded PostgreSQL in {path}", hint=_INSTALL_HINT

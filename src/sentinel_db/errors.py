@@ -132,7 +132,8 @@ def translate(exc: BaseException, *, action: str = "database operation") -> Sent
         )
     if state in _AUTH_FAILED:
         return ConnectionFailedError(
-            f"{action}: authentication failed", hint="check the user name and password in DATABASE_URL"
+            f"{action}: authentication failed",
+            hint="check the user name and password in DATABASE_URL",
         )
     if state in _NO_DATABASE:
         return ConnectionFailedError(
@@ -143,7 +144,9 @@ def translate(exc: BaseException, *, action: str = "database operation") -> Sent
             f"{action}: connection to the database failed or was lost ({describe_connect_error(orig)})",
             hint="check that the server is up and reachable; the interrupted transaction was rolled back",
         )
-    return DatabaseError(f"{action}: {type(orig).__name__} ({state or 'no SQLSTATE'}) {detail}".strip())
+    return DatabaseError(
+        f"{action}: {type(orig).__name__} ({state or 'no SQLSTATE'}) {detail}".strip()
+    )
 
 
 def describe_connect_error(exc: BaseException) -> str:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -21,6 +20,7 @@ from sqlalchemy import func as sa_func
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from alembic import command
 from sentinel_db.errors import MigrationError, UsageError, translate
 from sentinel_db.models import ALL_TABLES, Base
 
@@ -79,8 +79,8 @@ def engine_for_alembic() -> Engine:
     settings = get_settings()
     url = settings.url
     if url is None:
-        from sentinel_db.embedded import default_data_dir, embedded_url
         from sentinel_db.config import parse_database_url
+        from sentinel_db.embedded import default_data_dir, embedded_url
 
         url = parse_database_url(embedded_url(settings.embedded_dir or default_data_dir()))
     return create_db_engine(url, settings, pool=False)

@@ -129,9 +129,7 @@ class ImportRun(Base):
     source_path: Mapped[str] = mapped_column(Text)
     file_sha256: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
-    started_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rows_read: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     inserted: Mapped[int] = mapped_column(Integer, server_default=text("0"))
@@ -142,9 +140,7 @@ class ImportRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     sentinel_version: Mapped[str] = mapped_column(String(32))
 
-    __table_args__ = (
-        Index("ix_import_runs_table_name_started_at", "table_name", "started_at"),
-    )
+    __table_args__ = (Index("ix_import_runs_table_name_started_at", "table_name", "started_at"),)
 
 
 REFERENCE_TABLES: tuple[str, ...] = (

@@ -12,8 +12,12 @@ from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
 from sentinel_db.errors import ExitCode, SchemaDriftError
 
-auth_app = typer.Typer(help="Connection set-up: write a .env template, check the connection.", no_args_is_help=True)
-db_app = typer.Typer(help="Schema life cycle: migrate, roll back, status, drift, SQL.", no_args_is_help=True)
+auth_app = typer.Typer(
+    help="Connection set-up: write a .env template, check the connection.", no_args_is_help=True
+)
+db_app = typer.Typer(
+    help="Schema life cycle: migrate, roll back, status, drift, SQL.", no_args_is_help=True
+)
 
 FormatOption = Annotated[ReportFormat, typer.Option("--format", help="text or json.")]
 
@@ -21,7 +25,9 @@ FormatOption = Annotated[ReportFormat, typer.Option("--format", help="text or js
 @auth_app.command("init")
 def auth_init(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Option("--path", help="Where to write the template.")] = Path(".env"),
+    path: Annotated[Path, typer.Option("--path", help="Where to write the template.")] = Path(
+        ".env"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented .env template (mode 0600) with every setting."""
@@ -72,7 +78,11 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
             highlight=False,
         )
         for name, present in report.tables.items():
-            out.print(f"table:     {name}: {'present' if present else 'MISSING'}", markup=False, highlight=False)
+            out.print(
+                f"table:     {name}: {'present' if present else 'MISSING'}",
+                markup=False,
+                highlight=False,
+            )
         for line in extra.get("lines", []):
             out.print(line, markup=False, highlight=False)
         for message in warnings:
@@ -83,19 +93,25 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
 
 def _security_section(db: object) -> dict[str, list[str]]:
     """Row-level-security lines for `auth check`, when the security module is present."""
+    import importlib
+
     try:
-        from sentinel_db import security
+        security = importlib.import_module("sentinel_db.security")
     except ImportError:
         return {}
-    return security.check_report(db)  # type: ignore[attr-defined,no-any-return]
+    report: dict[str, list[str]] = security.check_report(db)
+    return report
 
 
 def migrate(
     ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="Target revision.")] = "head",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the SQL; change nothing.")
+    ] = False,
     validate: Annotated[
-        bool, typer.Option("--validate", help="Afterwards, compare the live schema with the models.")
+        bool,
+        typer.Option("--validate", help="Afterwards, compare the live schema with the models."),
     ] = False,
 ) -> None:
     """Upgrade the schema to head (or --to REV)."""
@@ -108,7 +124,9 @@ def migrate(
         )
     if dry_run:
         sql = migrations.pending_sql(db.engine, to)
-        typer.echo(sql if sql.strip() else "-- nothing to do: the database is at the target revision")
+        typer.echo(
+            sql if sql.strip() else "-- nothing to do: the database is at the target revision"
+        )
         return
     before = migrations.status(db.engine).current
     after = migrations.upgrade(db.engine, to)
@@ -142,8 +160,12 @@ db_app.command("migrate")(migrate)
 @db_app.command("rollback")
 def rollback(
     ctx: typer.Context,
-    tables: Annotated[list[str] | None, typer.Argument(help="Remove just these tables.", show_default=False)] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Downgrade to this revision (base = all).")] = None,
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Remove just these tables.", show_default=False)
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Downgrade to this revision (base = all).")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Downgrade to a revision, or just far enough to remove the named tables."""
@@ -195,7 +217,9 @@ def db_check(ctx: typer.Context) -> None:
 
 @db_app.command("sql")
 def db_sql(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
 ) -> None:
     """The whole schema as SQL, for pasting into the Supabase SQL editor."""
     sql = migrations.upgrade_sql("head")

@@ -33,14 +33,19 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail, and tracebacks of bugs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail, and tracebacks of bugs.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only problems.")] = False,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Read settings from this .env file.", dir_okay=False)
+        Path | None,
+        typer.Option("--config", help="Read settings from this .env file.", dir_okay=False),
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option("--database-url", help="PostgreSQL URL (overrides DATABASE_URL).", show_default=False),
+        typer.Option(
+            "--database-url", help="PostgreSQL URL (overrides DATABASE_URL).", show_default=False
+        ),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
@@ -48,7 +53,12 @@ def root(
 ) -> None:
     """Global options apply to every command."""
     state = get_state(ctx)
-    state.verbose, state.quiet, state.config, state.database_url = verbose, quiet, config, database_url
+    state.verbose, state.quiet, state.config, state.database_url = (
+        verbose,
+        quiet,
+        config,
+        database_url,
+    )
     if database_url:
         from sqlalchemy.engine import make_url
 
@@ -65,14 +75,16 @@ app.add_typer(db_cmd.db_app, name="db")
 app.add_typer(import_cmd.app, name="import-data")
 app.add_typer(data_cmd.app, name="data")
 app.command("migrate", help="Upgrade the schema (same as `db migrate`).")(db_cmd.migrate)
-app.command("import", help="Import every recognised CSV under SOURCE (same as `import-data bulk`).")(
-    import_cmd.import_everyday
-)
+app.command(
+    "import", help="Import every recognised CSV under SOURCE (same as `import-data bulk`)."
+)(import_cmd.import_everyday)
 app.command("stats", help="Row counts, sizes, coverage (same as `data stats`).")(data_cmd.stats)
 
 
 def _report(exc: SentinelDBError, state: CliState) -> int:
-    err.print(f"error: {scrub(exc.message, state.secrets)}", markup=False, highlight=False, style="red")
+    err.print(
+        f"error: {scrub(exc.message, state.secrets)}", markup=False, highlight=False, style="red"
+    )
     if exc.hint:
         err.print(f"hint: {scrub(exc.hint, state.secrets)}", markup=False, highlight=False)
     if state.verbose and exc.__cause__ is not None:

@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
@@ -16,7 +16,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Output formats of listing commands."""
 
     table = "table"
@@ -24,7 +24,7 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     """Output formats of report commands."""
 
     text = "text"
@@ -53,17 +53,26 @@ def render(
     if fmt is OutputFormat.json:
         sys.stdout.write("[")
         for i, row in enumerate(rows):
-            sys.stdout.write(("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False, default=str))
+            sys.stdout.write(
+                ("," if i else "") + "\n" + json.dumps(row, ensure_ascii=False, default=str)
+            )
         sys.stdout.write("\n]\n")
         return
     if fmt is OutputFormat.csv:
         writer: csv.DictWriter[str] | None = None
         for row in rows:
             if writer is None:
-                writer = csv.DictWriter(sys.stdout, fieldnames=list(columns or row.keys()), lineterminator="\n")
+                writer = csv.DictWriter(
+                    sys.stdout, fieldnames=list(columns or row.keys()), lineterminator="\n"
+                )
                 writer.writeheader()
             writer.writerow(
-                {k: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False, default=str) for k, v in row.items()}
+                {
+                    k: v
+                    if isinstance(v, str) or v is None
+                    else json.dumps(v, ensure_ascii=False, default=str)
+                    for k, v in row.items()
+                }
             )
         return
     table = Table(title=title, show_lines=False)

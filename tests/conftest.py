@@ -1,0 +1,163 @@
+"""Test harness: one throwaway PostgreSQL database per test run, migrated for real.
+
+Where the database comes from, in order: ``SENTINEL_TEST_DATABASE_URL`` (a server on which a
+uniquely named database is created and dropped), a Docker engine (testcontainers'
+``postgres:15``), or an embedded server in a temporary folder (the ``[embedded]`` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+from sentinel_db import migrations
+from sentinel_db.config import load_settings
+from sentinel_db.db import Database, dispose_engines
+from sentinel_db.models import ALL_TABLES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "pci-dss-3.2.1"
+EXAMPLES = REPO_ROOT / "examples" / "data"
+
+
+def _docker_available() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _libpq_url(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[URL]:
+    """An admin URL of a PostgreSQL server the tests may create databases on."""
+    explicit = os.environ.get("SENTINEL_TEST_DATABASE_URL")
+    if explicit:
+        yield make_url(explicit).set(drivername="postgresql+psycopg")
+        return
+    if _docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15", driver="psycopg") as pg:
+            yield make_url(pg.get_connection_url())
+        return
+    try:
+        import pgserver
+    except ImportError:
+        pytest.exit(
+            "no PostgreSQL for the tests: set SENTINEL_TEST_DATABASE_URL=postgresql://USER@HOST/postgres, "
+            "start Docker, or install the embedded server (pip install -e '.[dev]')",
+            returncode=3,
+        )
+    folder = Path(tempfile.mkdtemp(prefix="sentinel-db-test-"))
+    server = pgserver.get_server(folder, cleanup_mode="delete")
+    try:
+        yield make_url(server.get_uri()).set(drivername="postgresql+psycopg")
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: URL) -> Iterator[URL]:
+    """A uniquely named, freshly migrated database, dropped at the end of the run."""
+    name = f"sentinel_test_{uuid.uuid4().hex[:12]}"
+    admin = _libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = server_url.set(database=name)
+    db = Database.from_url(url, load_settings(None))
+    migrations.upgrade(db.engine)
+    try:
+        yield url
+    finally:
+        dispose_engines()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url_str(database_url: URL) -> str:
+    """The test database URL as a string (password included), for env vars and subprocesses."""
+    return _libpq_url(database_url)
+
+
+@pytest.fixture(scope="session")
+def db(database_url: URL) -> Database:
+    """The pooled test database."""
+    return Database.from_url(database_url, load_settings(None))
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    with db.engine.connect() as conn:
+        outer = conn.begin()
+        sess = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield sess
+        finally:
+            sess.close()
+            outer.rollback()
+
+
+def truncate_all(db: Database) -> None:
+    """Empty every sentinel-db table (for tests that commit for real)."""
+    with db.engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(ALL_TABLES)))
+
+
+@pytest.fixture
+def clean_db(db: Database) -> Iterator[Database]:
+    """The test database, emptied before and after a test that commits."""
+    truncate_all(db)
+    yield db
+    truncate_all(db)
+
+
+@pytest.fixture
+def fresh_database(server_url: URL) -> Iterator[URL]:
+    """An extra empty, unmigrated database for schema life-cycle tests."""
+    name = f"sentinel_test_{uuid.uuid4().hex[:12]}"
+    admin = _libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server_url.set(database=name)
+    finally:
+        dispose_engines()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def cli_env(
+    database_url_str: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """Environment for running the CLI against the test database, from an empty folder."""
+    for name in list(os.environ):
+        if name.startswith(("DATABASE_", "SUPABASE_", "DB_", "SENTINEL_DB_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url_str)
+    monkeypatch.chdir(tmp_path)
+    from sentinel_db.config import get_settings
+
+    get_settings.cache_clear()
+    return dict(os.environ)

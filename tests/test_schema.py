@@ -1,0 +1,58 @@
+"""The Alembic revisions create exactly the schema the models describe, and remove it again."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from sentinel_db import migrations
+from sentinel_db.config import load_settings
+from sentinel_db.db import Database
+
+EXPECTED_INDEXES = {
+    ("pci_dss_controls", "ix_pci_dss_controls_metadata"): "gin",
+    ("pci_dss_controls", "ix_pci_dss_controls_control_category"): "btree",
+    ("pci_dss_controls", "ix_pci_dss_controls_requirements_id"): "btree",
+    ("pci_dss_controls", "ix_pci_dss_controls_search_vector"): "gin",
+    ("pci_dss_controls", "uq_pci_dss_controls_control_id"): "btree",
+    ("pci_dss_controls", "pk_pci_dss_controls"): "btree",
+    ("aws_config_rules_guidance", "ix_aws_config_rules_guidance_metadata"): "gin",
+    ("aws_config_rules_guidance", "ix_aws_config_rules_guidance_search_vector"): "gin",
+    ("aws_config_rules_guidance", "uq_aws_config_rules_guidance_config_rule"): "btree",
+    ("aws_config_rules_guidance", "pk_aws_config_rules_guidance"): "btree",
+    ("pci_aws_config_rule_mappings", "ix_pci_aws_config_rule_mappings_config_rules"): "gin",
+    ("pci_aws_config_rule_mappings", "uq_pci_aws_config_rule_mappings_control_id"): "btree",
+    ("pci_aws_config_rule_mappings", "pk_pci_aws_config_rule_mappings"): "btree",
+}
+
+_INDEXES_SQL = text(
+    """
+    SELECT t.relname, i.relname, am.amname
+    FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_class t ON t.oid = x.indrelid
+    JOIN pg_am am ON am.oid = i.relam
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE n.nspname = current_schema()
+      AND t.relname IN ('pci_dss_controls', 'aws_config_rules_guidance', 'pci_aws_config_rule_mappings')
+    """
+)
+
+
+def test_upgrade_head_creates_tables_constraints_and_every_index(db: Database) -> None:
+    with db.engine.connect() as conn:
+        found = {(t, i): am for t, i, am in conn.execute(_INDEXES_SQL)}
+    assert found == EXPECTED_INDEXES
+
+
+def test_migrated_database_shows_no_drift(db: Database) -> None:
+    assert migrations.drift(db.engine) == []
+
+
+def test_downgrade_base_removes_tables_and_upgrade_restores_them(fresh_database: URL) -> None:
+    db = Database.from_url(fresh_database, load_settings(None))
+    migrations.upgrade(db.engine)
+    assert all(migrations.existing_tables(db.engine).values())
+    migrations.downgrade(db.engine, "base")
+    assert not any(migrations.existing_tables(db.engine).values())
+    assert migrations.status(db.engine).current is None
