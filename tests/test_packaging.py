@@ -1,0 +1,137 @@
+"""Installation: a built wheel migrates on its own, and the embedded default needs no server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import site
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL
+
+from sentinel_db import migrations
+from sentinel_db.config import load_settings
+from sentinel_db.db import Database
+from tests.conftest import REPO_ROOT
+
+
+def _clean_env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_", "SUPABASE_", "DB_", "SENTINEL_DB_", "PYTHONPATH"))
+    }
+
+
+def test_wheel_installed_in_a_fresh_venv_migrates_a_database(
+    tmp_path: Path, fresh_database: URL
+) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    wheel = next(dist.glob("sentinel_db-*.whl"))
+    target = tmp_path / "venv"
+    venv.create(target, with_pip=False)
+    python = target / "bin" / "python"
+    # Dependencies come from this environment's site-packages; .pth files there (such as the
+    # editable install of this checkout) are not processed, so only the wheel provides sentinel_db.
+    purelib = next(Path(p) for p in site.getsitepackages() if p.endswith("site-packages"))
+    new_site = next((target / "lib").glob("python3*/site-packages"))
+    (new_site / "deps.pth").write_text(str(purelib) + "\n")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--quiet",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    env = _clean_env()
+    env["DATABASE_URL"] = fresh_database.set(drivername="postgresql").render_as_string(
+        hide_password=False
+    )
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from sentinel_db.migrations import script_location; print(script_location())",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert str(new_site) in where.stdout
+    result = subprocess.run(
+        [str(target / "bin" / "sentinel-db"), "db", "migrate"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    db = Database.from_url(fresh_database, load_settings(None))
+    assert migrations.status(db.engine).up_to_date
+
+
+def test_importing_the_package_needs_no_environment_and_does_not_load_the_cli(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import sys, sentinel_db; assert 'typer' not in sys.modules and 'rich' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], env=_clean_env(), cwd=tmp_path, check=True)
+
+
+@pytest.mark.slow
+def test_without_a_url_the_embedded_server_starts_and_is_migrated_on_first_use(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "embedded"
+    env = _clean_env()
+    env["SENTINEL_DB_EMBEDDED_DIR"] = str(data_dir)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "sentinel_db", "db", "status"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"current: {migrations.head()}" in result.stdout
+        notices = [line for line in result.stderr.splitlines() if "embedded PostgreSQL" in line]
+        assert len(notices) == 1 and "DATABASE_URL" in notices[0]
+        again = subprocess.run(
+            [sys.executable, "-m", "sentinel_db", "db", "status"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert again.returncode == 0 and "pending: none" in again.stdout
+    finally:
+        pidfile = data_dir / "postmaster.pid"
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text().split()[0]), signal.SIGINT)
