@@ -19,6 +19,13 @@ from sentinel_db.errors import (
     SentinelDBError,
     UsageError,
 )
+from sentinel_db.records import AwsConfigRule, PciAwsConfigMapping, PciControl
+from sentinel_db.repositories import (
+    AwsConfigRuleRepository,
+    PciAwsConfigMappingRepository,
+    PciControlRepository,
+    Repository,
+)
 
 try:
     __version__ = version("sentinel-db")
@@ -26,6 +33,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "AwsConfigRule",
+    "AwsConfigRuleRepository",
     "ConfigError",
     "ConnectionFailedError",
     "DataValidationError",
@@ -34,6 +43,11 @@ __all__ = [
     "ImportValidationError",
     "MigrationError",
     "NotFoundError",
+    "PciAwsConfigMapping",
+    "PciAwsConfigMappingRepository",
+    "PciControl",
+    "PciControlRepository",
+    "Repository",
     "SchemaDriftError",
     "SentinelDBError",
     "Settings",

@@ -1,0 +1,61 @@
+"""Table names accepted on the command line, and work that spans tables (counts, clear)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from sentinel_db.errors import UsageError, translate
+from sentinel_db.models import ALL_TABLES, MODEL_BY_TABLE, REFERENCE_TABLES
+
+ALL = "all"
+ALIASES: dict[str, str] = {
+    "controls": "pci_dss_controls",
+    "rules": "aws_config_rules_guidance",
+    "guidance": "aws_config_rules_guidance",
+    "mappings": "pci_aws_config_rule_mappings",
+}
+
+
+def resolve_tables(name: str, *, allowed: tuple[str, ...] = REFERENCE_TABLES) -> tuple[str, ...]:
+    """The tables ``name`` means: one of ``allowed``, an alias of one, or ``all`` (all of them).
+
+    Raises:
+        UsageError: ``name`` is none of these (the message lists the valid names).
+    """
+    cleaned = name.strip().lower()
+    if cleaned == ALL:
+        return allowed
+    table = ALIASES.get(cleaned, cleaned)
+    if table in allowed:
+        return (table,)
+    valid = ", ".join((*allowed, *(a for a, t in ALIASES.items() if t in allowed), ALL))
+    raise UsageError(f"unknown table {name!r}; valid names: {valid}")
+
+
+def count_rows(session: Session, tables: tuple[str, ...] = ALL_TABLES) -> dict[str, int]:
+    """Row count of each of ``tables`` (known table names only)."""
+    counts: dict[str, int] = {}
+    try:
+        for table in tables:
+            model = MODEL_BY_TABLE[table]
+            counts[table] = int(
+                session.execute(select(func.count()).select_from(model)).scalar_one()
+            )
+    except SQLAlchemyError as exc:
+        raise translate(exc, action="count rows") from exc
+    return counts
+
+
+def clear_tables(session: Session, tables: tuple[str, ...]) -> dict[str, int]:
+    """Delete every row of ``tables`` in the caller's transaction; returns rows deleted per table."""
+    deleted: dict[str, int] = {}
+    try:
+        for table in tables:
+            result = session.execute(delete(MODEL_BY_TABLE[table]))
+            deleted[table] = int(result.rowcount)  # type: ignore[attr-defined]
+        session.flush()
+    except SQLAlchemyError as exc:
+        raise translate(exc, action="clear tables") from exc
+    return deleted
