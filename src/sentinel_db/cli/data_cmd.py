@@ -2,13 +2,282 @@
 
 from __future__ import annotations
 
-import typer
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from sentinel_db.cli.context import get_state
+from sentinel_db.cli.render import (
+    OutputFormat,
+    ReportFormat,
+    info,
+    out,
+    print_json,
+    render,
+)
 from sentinel_db.errors import UsageError
+from sentinel_db.export import ExportFormat, export_tables
+from sentinel_db.repositories import (
+    HIGHLIGHT_START,
+    HIGHLIGHT_STOP,
+    AwsConfigRuleRepository,
+    PciAwsConfigMappingRepository,
+    PciControlRepository,
+)
+from sentinel_db.repositories.stats import DatabaseStats, database_stats
+from sentinel_db.repositories.tables import (
+    clear_tables,
+    count_rows,
+    repository_for,
+    resolve_tables,
+)
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
 
+TableArg = Annotated[
+    str,
+    typer.Argument(
+        help="pci_dss_controls, aws_config_rules_guidance, pci_aws_config_rule_mappings "
+        "(or controls, rules, mappings), or all.",
+        show_default=False,
+    ),
+]
 
-def stats(ctx: typer.Context) -> None:
-    """Row counts, sizes and coverage."""
-    raise UsageError("stats is not available yet")
+
+class Kind(StrEnum):
+    """What `show` shows."""
+
+    control = "control"
+    rule = "rule"
+
+
+class SearchTable(StrEnum):
+    """Tables `search` looks in."""
+
+    controls = "controls"
+    rules = "rules"
+    all = "all"
+
+
+@app.command("list")
+def list_rows(
+    ctx: typer.Context,
+    table: TableArg,
+    limit: Annotated[int, typer.Option(min=0, help="Rows per table.")] = 10,
+    offset: Annotated[int, typer.Option(min=0, help="Rows to skip first.")] = 0,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Rows of a table in key order: a readable table, or whole records as JSON/CSV."""
+    tables = resolve_tables(table)
+    if fmt is OutputFormat.csv and len(tables) > 1:
+        raise UsageError("CSV output needs one table; name it instead of 'all'")
+    db = get_state(ctx).database()
+    with db.unit_of_work(read_only=True) as session:
+        pages: dict[str, list[dict[str, Any]]] = {}
+        for name in tables:
+            repo = repository_for(session, name)
+            pages[name] = [
+                repo.to_record(r).to_dict() for r in repo.list(limit=limit, offset=offset)
+            ]
+    if fmt is OutputFormat.json and len(tables) > 1:
+        print_json(pages)
+        return
+    for name, rows in pages.items():
+        render(rows, fmt, title=name if fmt is OutputFormat.table else None)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    kind: Annotated[Kind, typer.Argument(help="control or rule.")],
+    key: Annotated[str, typer.Argument(help="Control id (e.g. 8.2.4) or rule name.")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
+        ReportFormat.text
+    ),
+) -> None:
+    """A control with its mapped rules and their guidance, or a rule with the controls it maps to."""
+    db = get_state(ctx).database()
+    with db.unit_of_work(read_only=True) as session:
+        detail: dict[str, Any]
+        if kind is Kind.control:
+            controls = PciControlRepository(session)
+            control = controls.to_record(controls.get_by_control_id(key)).to_dict()
+            rules = PciAwsConfigMappingRepository(session).rules_for_control(
+                key, with_guidance=True
+            )
+            detail = {"control": control, "rules": [r.model_dump(mode="json") for r in rules]}
+        else:
+            repo = AwsConfigRuleRepository(session)
+            rule = repo.to_record(repo.get_by_rule_name(key)).to_dict()
+            mapped = PciAwsConfigMappingRepository(session).controls_for_rule(key)
+            detail = {"rule": rule, "controls": mapped}
+    if fmt is ReportFormat.json:
+        print_json(detail)
+        return
+    _print_detail(detail)
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    record = detail.get("control") or detail["rule"]
+    for name, value in record.items():
+        out.print(f"[bold]{name}[/bold]: {escape(str(value))}")
+    if "rules" in detail:
+        table = Table(title=f"{len(detail['rules'])} mapped rule(s)")
+        table.add_column("rule")
+        table.add_column("guidance")
+        for item in detail["rules"]:
+            guidance = item["guidance"]["chunk"] if item["guidance"] else "(no guidance)"
+            table.add_row(escape(item["rule"]), escape(guidance))
+        out.print(table)
+    else:
+        controls = ", ".join(detail["controls"]) or "(none)"
+        out.print(f"[bold]mapped to controls[/bold]: {escape(controls)}")
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help='Words, "a phrase", or, -not.')],
+    table: Annotated[SearchTable, typer.Option(help="Where to search.")] = SearchTable.all,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Results per table.")] = 10,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Ranked full-text search with a highlighted snippet."""
+    db = get_state(ctx).database()
+    rows: list[dict[str, Any]] = []
+    with db.unit_of_work(read_only=True) as session:
+        if table in (SearchTable.controls, SearchTable.all):
+            for hit in PciControlRepository(session).search(query, limit):
+                rows.append(_hit("control", hit.record.control_id, hit.rank, hit.snippet))
+        if table in (SearchTable.rules, SearchTable.all):
+            for rule_hit in AwsConfigRuleRepository(session).search(query, limit):
+                rows.append(
+                    _hit("rule", rule_hit.record.config_rule, rule_hit.rank, rule_hit.snippet)
+                )
+    rows.sort(key=lambda r: -float(r["rank"]))
+    if fmt is not OutputFormat.table:
+        render(rows, fmt)
+        return
+    if not rows:
+        info("no matches")
+        return
+    result = Table(title=f"{len(rows)} match(es) for {escape(query)}")
+    for name in ("kind", "key", "rank", "snippet"):
+        result.add_column(name)
+    for row in rows:
+        snippet = (
+            escape(row["snippet"])
+            .replace(HIGHLIGHT_START, "[bold yellow]")
+            .replace(HIGHLIGHT_STOP, "[/bold yellow]")
+        )
+        result.add_row(row["kind"], escape(row["key"]), f"{row['rank']:.3f}", snippet)
+    out.print(result)
+
+
+def _hit(kind: str, key: str, rank: float, snippet: str) -> dict[str, Any]:
+    return {"kind": kind, "key": key, "rank": round(rank, 6), "snippet": snippet}
+
+
+@app.command()
+def clear(
+    ctx: typer.Context,
+    table: TableArg,
+    yes: Annotated[
+        bool, typer.Option("--yes", "--force", "-y", help="Do not ask for confirmation.")
+    ] = False,
+) -> None:
+    """Delete every row of a table (or all reference tables) in one transaction."""
+    tables = resolve_tables(table)
+    state = get_state(ctx)
+    db = state.database()
+    with db.unit_of_work(read_only=True) as session:
+        counts = count_rows(session, tables)
+    for name, rows in counts.items():
+        info(f"{name}: {rows} row(s)")
+    if not yes and not typer.confirm(f"Delete all rows of {', '.join(tables)}?", default=False):
+        info("nothing deleted")
+        raise typer.Exit(1)
+    with db.unit_of_work() as session:
+        deleted = clear_tables(session, tables)
+    for name, rows in deleted.items():
+        info(f"deleted {rows} row(s) from {name}", quiet=state.quiet)
+
+
+def _stats_text(result: DatabaseStats) -> None:
+    table = Table(title="tables")
+    for name in ("table", "rows", "table size", "index size", "last import"):
+        table.add_column(name)
+    for t in result.tables:
+        last = (
+            f"{t.last_import.status} {t.last_import.started_at:%Y-%m-%d %H:%M}"
+            if t.last_import
+            else "never"
+        )
+        table.add_row(t.table, str(t.rows), _size(t.table_bytes), _size(t.index_bytes), last)
+    out.print(table)
+    c = result.coverage
+    out.print(
+        f"controls with at least one rule: {c.controls_with_rules}/{c.controls_total}"
+        f" ({c.control_ratio:.0%})\n"
+        f"rules referenced by mappings: {c.rules_referenced} (guidance rows: {c.rules_total})\n"
+        f"rules referenced without guidance: {len(c.rules_missing_guidance)}\n"
+        f"mappings whose control is missing: {len(c.mappings_without_control)}",
+        highlight=False,
+    )
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+@app.command("stats")
+def stats(
+    ctx: typer.Context,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
+        ReportFormat.text
+    ),
+) -> None:
+    """Row counts, table and index sizes, last import, and mapping coverage."""
+    db = get_state(ctx).database()
+    with db.unit_of_work(read_only=True) as session:
+        result = database_stats(session)
+    if fmt is ReportFormat.json:
+        data = result.model_dump(mode="json")
+        data["coverage"]["control_ratio"] = round(result.coverage.control_ratio, 4)
+        print_json(data)
+        return
+    _stats_text(result)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    table: TableArg,
+    out_dir: Annotated[
+        Path, typer.Option("--out", file_okay=False, help="Folder to write the files to.")
+    ],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
+        ExportFormat.csv
+    ),
+) -> None:
+    """Write tables as files in the import format (export then import reproduces the rows)."""
+    state = get_state(ctx)
+    tables = resolve_tables(table)
+    results = export_tables(
+        state.database(), tables, out_dir, fmt=fmt, batch_size=state.settings().db_batch_size
+    )
+    for result in results:
+        info(f"{result.table}: {result.rows} row(s) -> {result.path}", quiet=state.quiet)

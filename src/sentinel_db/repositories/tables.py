@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import UsageError, translate
 from sentinel_db.models import ALL_TABLES, MODEL_BY_TABLE, REFERENCE_TABLES
+from sentinel_db.repositories.base import Repository
+from sentinel_db.repositories.controls import PciControlRepository
+from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
+from sentinel_db.repositories.rules import AwsConfigRuleRepository
 
 ALL = "all"
 ALIASES: dict[str, str] = {
@@ -15,6 +21,12 @@ ALIASES: dict[str, str] = {
     "rules": "aws_config_rules_guidance",
     "guidance": "aws_config_rules_guidance",
     "mappings": "pci_aws_config_rule_mappings",
+}
+
+_REPOSITORIES: dict[str, type[Repository[Any]]] = {
+    "pci_dss_controls": PciControlRepository,
+    "aws_config_rules_guidance": AwsConfigRuleRepository,
+    "pci_aws_config_rule_mappings": PciAwsConfigMappingRepository,
 }
 
 
@@ -59,3 +71,8 @@ def clear_tables(session: Session, tables: tuple[str, ...]) -> dict[str, int]:
     except SQLAlchemyError as exc:
         raise translate(exc, action="clear tables") from exc
     return deleted
+
+
+def repository_for(session: Session, table: str) -> Repository[Any]:
+    """The repository of reference table ``table`` (a name from :func:`resolve_tables`)."""
+    return _REPOSITORIES[table](session)

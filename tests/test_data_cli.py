@@ -1,0 +1,163 @@
+"""The `data` commands against the test database, results checked through the repositories."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sentinel_db import PciControlRepository
+from sentinel_db.db import Database
+from sentinel_db.repositories.tables import count_rows
+from tests.cli_helpers import run_cli
+from tests.conftest import SHARED_DATA
+from tests.data_helpers import load_shared, read_csv
+
+Capsys = pytest.CaptureFixture[str]
+
+
+@pytest.fixture
+def loaded_db(clean_db: Database, cli_env: dict[str, Any]) -> Iterator[Database]:
+    with clean_db.unit_of_work() as session:
+        load_shared(session, SHARED_DATA)
+    yield clean_db
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.unit_of_work(read_only=True) as session:
+        return count_rows(session)
+
+
+def test_list_json_parses_and_carries_whole_records(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "list", "controls", "--limit", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["control_id"] for r in rows] == ["1.1", "1.1.1", "1.1.2"]
+    assert rows[0]["metadata"]["requirements_id"] == "1"
+
+
+def test_list_table_and_offset(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "list", "all", "--limit", "2", "--offset", "1")
+    assert result.exit_code == 0, result.output
+    assert "1.1.1" in result.stdout and "pci_aws_config_rule_mappings" in result.stdout
+
+
+def test_list_csv_output_reimports(loaded_db: Database, capsys: Capsys, tmp_path: Path) -> None:
+    result = run_cli(capsys, "data", "list", "rules", "--limit", "1000", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "rules.csv"
+    path.write_text(result.stdout, encoding="utf-8")
+    assert len(read_csv(path)) == 68
+    with loaded_db.unit_of_work() as session:
+        from sentinel_db import AwsConfigRuleRepository
+
+        repo = AwsConfigRuleRepository(session)
+        repo.delete_all()
+        repo.upsert_many(read_csv(path))
+    assert read_csv(path) == read_csv(SHARED_DATA / "aws_config_rules_guidance.csv")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("data", "list", "users"),
+        ("data", "clear", "pci_dss_controls;drop", "--yes"),
+        ("data", "export", "nope", "--out", "x"),
+    ],
+)
+def test_unknown_table_names_fail_cleanly(
+    loaded_db: Database, capsys: Capsys, args: tuple[str, ...]
+) -> None:
+    result = run_cli(capsys, *args)
+    assert result.exit_code == 2
+    assert "valid names: pci_dss_controls" in result.stderr
+    assert "Traceback" not in result.output
+    assert _counts(loaded_db)["pci_dss_controls"] == 268
+
+
+def test_show_control_lists_its_rules_with_guidance(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "show", "control", "8.2.4", "--format", "json")
+    assert result.exit_code == 0, result.output
+    detail = json.loads(result.stdout)
+    assert detail["control"]["control_id"] == "8.2.4"
+    rules = {r["rule"]: r["guidance"] for r in detail["rules"]}
+    assert rules["access-keys-rotated"]["config_rule"] == "access-keys-rotated"
+    text = run_cli(capsys, "data", "show", "control", "8.2.4")
+    assert "access-keys-rotated" in text.stdout
+
+
+def test_show_rule_lists_its_controls(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "show", "rule", "access-keys-rotated")
+    assert result.exit_code == 0, result.output
+    assert "8.2.4" in result.stdout
+    missing = run_cli(capsys, "data", "show", "rule", "no-such-rule")
+    assert missing.exit_code == 1 and "no-such-rule" in missing.stderr
+    assert "Traceback" not in missing.output
+
+
+def test_search_prints_ranked_highlighted_matches(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "search", "password", "--limit", "3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert hits and all("«" in h["snippet"] for h in hits)
+    assert [h["rank"] for h in hits] == sorted((h["rank"] for h in hits), reverse=True)
+    table = run_cli(capsys, "data", "search", "encryption", "--table", "rules")
+    assert table.exit_code == 0 and "rule" in table.stdout
+
+
+def test_clear_asks_and_keeps_rows_when_refused(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "clear", "all", input="n\n")
+    assert result.exit_code == 1
+    assert "pci_dss_controls: 268 row(s)" in result.stderr
+    assert _counts(loaded_db)["pci_dss_controls"] == 268
+
+
+def test_clear_deletes_after_yes_or_confirmation(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "clear", "mappings", input="y\n")
+    assert result.exit_code == 0, result.output
+    assert _counts(loaded_db)["pci_aws_config_rule_mappings"] == 0
+    assert run_cli(capsys, "data", "clear", "all", "--yes").exit_code == 0
+    assert set(_counts(loaded_db).values()) == {0}
+
+
+def test_stats_json_reports_rows_and_coverage(loaded_db: Database, capsys: Capsys) -> None:
+    result = run_cli(capsys, "data", "stats", "--format", "json")
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    rows = {t["table"]: t["rows"] for t in stats["tables"]}
+    assert rows["pci_dss_controls"] == 268 and rows["aws_config_rules_guidance"] == 68
+    assert stats["coverage"]["controls_with_rules"] == 43
+    text = run_cli(capsys, "stats")
+    assert text.exit_code == 0 and "43/268" in text.stdout
+
+
+def test_export_writes_the_import_format(
+    loaded_db: Database, capsys: Capsys, tmp_path: Path
+) -> None:
+    result = run_cli(capsys, "data", "export", "all", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    for name in ("pci_dss_controls", "aws_config_rules_guidance", "pci_aws_config_rule_mapping"):
+        exported = tmp_path / "out" / f"{name}.csv"
+        with exported.open(encoding="utf-8") as handle:
+            assert next(csv.reader(handle)) == next(
+                csv.reader((SHARED_DATA / f"{name}.csv").open(encoding="utf-8"))
+            )
+        original = sorted(read_csv(SHARED_DATA / f"{name}.csv"), key=lambda r: r["id"])
+        assert sorted(read_csv(exported), key=lambda r: r["id"]) == original
+
+
+def test_export_json_is_a_list_of_records(
+    loaded_db: Database, capsys: Capsys, tmp_path: Path
+) -> None:
+    result = run_cli(
+        capsys, "data", "export", "mappings", "--out", str(tmp_path), "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    records = json.loads((tmp_path / "pci_aws_config_rule_mapping.json").read_text("utf-8"))
+    assert len(records) == 43 and set(records[0]) == {"id", "control_id", "config_rules"}
+    with loaded_db.unit_of_work(read_only=True) as session:
+        assert PciControlRepository(session).count() == 268
