@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url, mask_url
 from sentinel_db.errors import (
     ConnectionFailedError,
+    DatabaseTimeoutError,
+    SentinelDBError,
     describe_connect_error,
     is_permanent_connect_error,
     translate,
@@ -68,7 +70,16 @@ def _install_retry(engine: Engine, retries: int) -> None:
             try:
                 return dialect.loaded_dbapi.connect(*cargs, **cparams)
             except psycopg.OperationalError as exc:
-                if attempt >= retries or is_permanent_connect_error(exc):
+                if is_permanent_connect_error(exc):
+                    raise
+                if attempt >= retries:
+                    # Log the last try too, so the log accounts for every attempt made.
+                    log.warning(
+                        "connection attempt %d of %d failed (%s); giving up",
+                        attempt + 1,
+                        retries + 1,
+                        describe_connect_error(exc),
+                    )
                     raise
                 delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt) * (0.5 + random.random())
                 attempt += 1
@@ -227,6 +238,7 @@ class Database:
 
         Raises:
             ConnectionFailedError: the server cannot be reached or refuses us.
+            DatabaseTimeoutError: every pooled connection stayed busy for ``DB_TIMEOUT``.
         """
         started = time.perf_counter()
         try:
@@ -250,7 +262,7 @@ class Database:
         )
 
 
-def _connect_failure(exc: SQLAlchemyError, masked: str) -> ConnectionFailedError:
+def _connect_failure(exc: SQLAlchemyError, masked: str) -> SentinelDBError:
     orig = getattr(exc, "orig", exc)
     reason = describe_connect_error(orig)
     hints = {
@@ -262,6 +274,9 @@ def _connect_failure(exc: SQLAlchemyError, masked: str) -> ConnectionFailedError
         "connection timed out": "check the network path, or raise DB_TIMEOUT",
     }
     translated = translate(exc, action="connect")
+    if isinstance(translated, DatabaseTimeoutError):
+        # The server is fine; every pooled connection is busy. Saying "cannot connect" would mislead.
+        return translated
     if not isinstance(translated, ConnectionFailedError):
         return ConnectionFailedError(f"cannot connect to {masked}: {reason}")
     return ConnectionFailedError(
