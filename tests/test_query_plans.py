@@ -1,0 +1,105 @@
+"""Each benchmarked query can use its index: EXPLAIN of the exact SQL the repository sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from sentinel_db import AwsConfigRuleRepository, PciAwsConfigMappingRepository, PciControlRepository
+from tests.conftest import SHARED_DATA
+from tests.data_helpers import load_shared
+
+
+def _plans(session: Session, call: Callable[[], Any]) -> list[str]:
+    """Run ``call`` and return the EXPLAIN output of every statement it executed."""
+    conn = session.connection()
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        seen.append((statement, params))
+
+    event.listen(conn, "before_cursor_execute", capture)
+    try:
+        call()
+    finally:
+        event.remove(conn, "before_cursor_execute", capture)
+    return [
+        "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
+        for sql, params in seen
+    ]
+
+
+@pytest.fixture
+def no_seqscan(session: Session) -> Session:
+    load_shared(session, SHARED_DATA)
+    session.execute(text("ANALYZE"))
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    return session
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (
+            lambda s: PciControlRepository(s).get_by_control_id("8.2.4"),
+            "uq_pci_dss_controls_control_id",
+        ),
+        (
+            lambda s: PciControlRepository(s).by_requirement("8"),
+            "ix_pci_dss_controls_requirements_id",
+        ),
+        (
+            lambda s: PciControlRepository(s).by_category("x"),
+            "ix_pci_dss_controls_control_category",
+        ),
+        (
+            lambda s: PciControlRepository(s).metadata_contains({"requirements_id": "8"}),
+            "ix_pci_dss_controls_metadata",
+        ),
+        (lambda s: PciControlRepository(s).search("password"), "ix_pci_dss_controls_search_vector"),
+        (
+            lambda s: AwsConfigRuleRepository(s).search("encryption"),
+            "ix_aws_config_rules_guidance_search_vector",
+        ),
+    ],
+    ids=[
+        "control-by-id",
+        "by-requirement",
+        "by-category",
+        "metadata-contains",
+        "control-search",
+        "rule-search",
+    ],
+)
+def test_query_can_use_its_index(
+    no_seqscan: Session, query: Callable[[Session], Any], index: str
+) -> None:
+    plans = _plans(no_seqscan, lambda: query(no_seqscan))
+    assert len(plans) == 1
+    assert index in plans[0], plans[0]
+    assert "Seq Scan" not in plans[0], plans[0]
+
+
+def test_rules_naming_a_control_can_use_the_metadata_index(no_seqscan: Session) -> None:
+    # On a table this small an ordered scan of the key index wins; turning it off asks
+    # whether the GIN index can serve the filter at all.
+    no_seqscan.execute(text("SET LOCAL enable_indexscan = off"))
+    plans = _plans(no_seqscan, lambda: AwsConfigRuleRepository(no_seqscan).for_control("3.4"))
+    assert len(plans) == 1
+    assert "Bitmap Index Scan on ix_aws_config_rules_guidance_metadata" in plans[0], plans[0]
+
+
+def test_controls_for_rule_is_a_bitmap_or_of_gin_scans(no_seqscan: Session) -> None:
+    no_seqscan.execute(text("SET LOCAL enable_indexscan = off"))
+    plans = _plans(
+        no_seqscan, lambda: PciAwsConfigMappingRepository(no_seqscan).controls_for_rule("x")
+    )
+    assert len(plans) == 1
+    plan = plans[0]
+    assert "BitmapOr" in plan, plan
+    assert plan.count("Bitmap Index Scan on ix_pci_aws_config_rule_mappings_config_rules") == 3
+    assert "Seq Scan" not in plan
