@@ -92,5 +92,26 @@ CREATE INDEX ix_aws_config_rules_guidance_search_vector ON aws_config_rules_guid
 
 UPDATE sentinel_db_alembic_version SET version_num='0005' WHERE sentinel_db_alembic_version.version_num = '0004';
 
+-- Running upgrade 0005 -> 0006
+
+ALTER TABLE pci_dss_controls ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE aws_config_rules_guidance ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE pci_aws_config_rule_mappings ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE import_runs ENABLE ROW LEVEL SECURITY;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE POLICY sentinel_db_authenticated_read ON pci_dss_controls AS PERMISSIVE FOR SELECT TO authenticated USING (true);
+    CREATE POLICY sentinel_db_authenticated_read ON aws_config_rules_guidance AS PERMISSIVE FOR SELECT TO authenticated USING (true);
+    CREATE POLICY sentinel_db_authenticated_read ON pci_aws_config_rule_mappings AS PERMISSIVE FOR SELECT TO authenticated USING (true);
+  END IF;
+END $$;
+
+UPDATE sentinel_db_alembic_version SET version_num='0006' WHERE sentinel_db_alembic_version.version_num = '0005';
+
 COMMIT;
 

@@ -25,6 +25,7 @@ from sentinel_db import migrations
 from sentinel_db.config import load_settings
 from sentinel_db.db import Database, dispose_engines
 from sentinel_db.models import ALL_TABLES
+from tests.pooler import Pooler, run_pgbouncer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "pci-dss-3.2.1"
@@ -93,16 +94,47 @@ def database_url(server_url: URL) -> Iterator[URL]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+VIA_POOLER = os.environ.get("SENTINEL_TEST_VIA_POOLER", "").lower() in {"1", "true", "yes"}
+
+
 @pytest.fixture(scope="session")
-def database_url_str(database_url: URL) -> str:
+def pgbouncer(server_url: URL, database_url: URL) -> Iterator[Pooler]:
+    """pgbouncer in transaction pooling mode in front of the test server, for this run."""
+    assert database_url.database is not None
+    try:
+        with run_pgbouncer(server_url, pinned_database=database_url.database) as pooler:
+            yield pooler
+    except RuntimeError as exc:
+        pytest.fail(f"cannot start pgbouncer: {exc}")
+
+
+@pytest.fixture(scope="session")
+def pooler_url(pgbouncer: Pooler, database_url: URL) -> URL:
+    """The test database through pgbouncer, marked ``?pgbouncer=true`` (as on Supabase)."""
+    assert database_url.database is not None
+    return pgbouncer.url(database_url.database)
+
+
+@pytest.fixture(scope="session")
+def app_url(request: pytest.FixtureRequest, database_url: URL) -> URL:
+    """The URL the code under test uses: direct, or through pgbouncer when
+    ``SENTINEL_TEST_VIA_POOLER=1``."""
+    if VIA_POOLER:
+        url: URL = request.getfixturevalue("pooler_url")
+        return url
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def database_url_str(app_url: URL) -> str:
     """The test database URL as a string (password included), for env vars and subprocesses."""
-    return _libpq_url(database_url)
+    return _libpq_url(app_url)
 
 
 @pytest.fixture(scope="session")
-def db(database_url: URL) -> Database:
-    """The pooled test database."""
-    return Database.from_url(database_url, load_settings(None))
+def db(app_url: URL) -> Database:
+    """The pooled test database (through pgbouncer when ``SENTINEL_TEST_VIA_POOLER=1``)."""
+    return Database.from_url(app_url, load_settings(None))
 
 
 @pytest.fixture

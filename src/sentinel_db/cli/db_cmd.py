@@ -13,7 +13,8 @@ from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
 from sentinel_db.errors import ExitCode, SchemaDriftError
 
 auth_app = typer.Typer(
-    help="Connection set-up: write a .env template, check the connection.", no_args_is_help=True
+    help="Connection set-up: write a .env template, check the connection, apply RLS policies.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(
     help="Schema life cycle: migrate, roll back, status, drift, SQL.", no_args_is_help=True
@@ -89,6 +90,31 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
             warn(message)
     if not report.healthy or warnings:
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+@auth_app.command("policies")
+def auth_policies(
+    ctx: typer.Context,
+    anon_read: Annotated[
+        bool | None,
+        typer.Option(
+            "--anon-read/--no-anon-read",
+            help="Let anon read the reference tables (default: the RLS_ANON_READ setting).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Switch row-level security on and (re)create the policies for Supabase's roles."""
+    from sentinel_db import security
+
+    state = get_state(ctx)
+    wanted = state.settings().rls_anon_read if anon_read is None else anon_read
+    result = security.apply_policies(state.database(), anon_read=wanted)
+    roles = ", ".join(sorted(result.roles)) or "none (plain PostgreSQL: RLS on, no policies)"
+    info(f"row-level security on; Supabase roles: {roles}", quiet=state.quiet)
+    for table in result.tables:
+        names = ", ".join(p.name for p in table.policies) or "none"
+        info(f"  {table.name}: policies {names}", quiet=state.quiet)
 
 
 def _security_section(db: object) -> dict[str, list[str]]:
