@@ -2,13 +2,334 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from sentinel_db.errors import UsageError
+from sentinel_db.cli.context import CliState, get_state
+from sentinel_db.cli.render import OutputFormat, ReportFormat, err, info, print_json, render, warn
+from sentinel_db.importers import (
+    FileReport,
+    ImportOptions,
+    ImportReport,
+    ProgressCallback,
+    ProgressEvent,
+    describe_source,
+    import_directory,
+    import_file,
+    list_runs,
+    table_spec,
+)
 
 app = typer.Typer(help="Validate and bulk-import CSV files.", no_args_is_help=True)
 
+DEFAULT_SOURCE = Path("shared_data/outputs")
+FIRST_ERRORS = 10
 
-def import_everyday(ctx: typer.Context) -> None:
-    """Import every recognised CSV under SOURCE."""
-    raise UsageError("import is not available yet")
+BatchSize = Annotated[
+    int | None,
+    typer.Option("--batch-size", min=1, help="Rows per COPY batch (default DB_BATCH_SIZE)."),
+]
+Validate = Annotated[
+    bool, typer.Option("--validate/--no-validate", help="Check every row against its model.")
+]
+ShowProgress = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Progress bar on a terminal.")
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Report what would change; write nothing.")]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Unknown controls/rules in mappings are errors.")
+]
+AllOrNothing = Annotated[
+    bool, typer.Option("--all-or-nothing", help="Any rejected row aborts that file.")
+]
+RejectFile = Annotated[
+    Path | None,
+    typer.Option("--reject-file", help="Write rejected rows here (default: beside each file)."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Import files even when unchanged.")]
+Encoding = Annotated[
+    str | None, typer.Option("--encoding", help="File encoding (default UTF-8, BOM or not).")
+]
+Format = Annotated[ReportFormat, typer.Option("--format", help="text or json.")]
+
+
+def _options(
+    batch_size: int | None,
+    validate: bool,
+    dry_run: bool,
+    strict: bool,
+    all_or_nothing: bool,
+    reject_file: Path | None,
+    force: bool,
+    encoding: str | None,
+) -> ImportOptions:
+    return ImportOptions(
+        batch_size=batch_size,
+        validate=validate,
+        dry_run=dry_run,
+        strict=strict,
+        all_or_nothing=all_or_nothing,
+        reject_file=reject_file,
+        force=force,
+        encoding=encoding,
+    )
+
+
+@contextmanager
+def _progress(state: CliState, enabled: bool, fmt: ReportFormat) -> Iterator[ProgressCallback]:
+    """A callback drawing a bar per file on a terminal, or plain lines otherwise."""
+    if state.quiet or fmt is ReportFormat.json:
+        yield lambda event: None
+        return
+    if not (enabled and err.is_terminal):
+
+        def plain(event: ProgressEvent) -> None:
+            if event.stage == "start":
+                info(f"importing {event.path} -> {event.table}")
+
+        yield plain
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def draw(event: ProgressEvent) -> None:
+        if event.stage == "start":
+            tasks[event.path] = bar.add_task(
+                Path(event.path).name, total=event.total_bytes or 1, rows=0, rate=0
+            )
+            return
+        task = tasks.get(event.path)
+        if task is None:
+            return
+        elapsed = bar.tasks[task].elapsed or 0.0
+        rate = int(event.rows_read / elapsed) if elapsed > 0 else 0
+        bar.update(task, completed=event.bytes_read, rows=event.rows_read, rate=rate)
+
+    with bar:
+        yield draw
+
+
+def _file_line(report: FileReport) -> str:
+    counts = (
+        f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, rejected {report.rejected}, warnings {report.warnings}"
+    )
+    timing = f"{report.seconds:.2f}s, {report.rows_per_second:,.0f} rows/s"
+    return f"{report.path} -> {report.table}: {report.status}; {counts} ({timing})"
+
+
+def _print_file(report: FileReport, state: CliState) -> None:
+    problem = report.status == "failed" or report.rejected > 0
+    if not state.quiet or problem or report.warnings:
+        err.print(_file_line(report), markup=False, highlight=False)
+    if report.status == "skipped" and report.error and not state.quiet:
+        info(f"  {report.error}")
+    shown = report.errors[:FIRST_ERRORS]
+    for problem_item in shown:
+        err.print(str(problem_item), markup=False, highlight=False, style="red")
+    hidden = report.rejected + (1 if report.status == "failed" else 0) - len(shown)
+    if hidden > 0:
+        err.print(f"... and {hidden} more", markup=False, highlight=False)
+    limit = None if state.verbose else 5
+    for warning in report.warning_list[:limit]:
+        warn(str(warning))
+    if limit is not None and report.warnings > limit:
+        warn(f"... and {report.warnings - limit} more warnings (--verbose shows them)")
+    if report.reject_file:
+        info(f"rejected rows written to {report.reject_file}", quiet=False)
+
+
+def _print_report(report: ImportReport, state: CliState, fmt: ReportFormat) -> None:
+    if fmt is ReportFormat.json:
+        print_json(report.to_dict())
+    else:
+        for path, reason in report.skipped:
+            if state.verbose or not state.quiet:
+                info(f"skipped {path}: {reason}")
+        for file_report in report.files:
+            _print_file(file_report, state)
+        names = ("rows_read", "inserted", "updated", "unchanged", "rejected", "warnings")
+        totals = ", ".join(f"{n.replace('_', ' ')} {report.total(n)}" for n in names)
+        prefix = "dry run, nothing written: " if report.dry_run else ""
+        info(f"total: {prefix}{totals} in {report.seconds:.2f}s", quiet=state.quiet)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def _bulk(
+    ctx: typer.Context, source: Path, options: ImportOptions, progress: bool, fmt: ReportFormat
+) -> None:
+    state = get_state(ctx)
+    db = state.database()
+    with _progress(state, progress, fmt) as callback:
+        report = import_directory(db, source, options=options, progress=callback)
+    _print_report(report, state, fmt)
+
+
+def import_everyday(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Argument(help="Folder (searched recursively) or CSV file.")
+    ] = DEFAULT_SOURCE,
+    batch_size: BatchSize = None,
+    validate: Validate = True,
+    progress: ShowProgress = True,
+    dry_run: DryRun = False,
+    strict: Strict = False,
+    all_or_nothing: AllOrNothing = False,
+    reject_file: RejectFile = None,
+    force: Force = False,
+    encoding: Encoding = None,
+    fmt: Format = ReportFormat.text,
+) -> None:
+    """Import every recognised CSV under SOURCE (default shared_data/outputs)."""
+    options = _options(
+        batch_size, validate, dry_run, strict, all_or_nothing, reject_file, force, encoding
+    )
+    _bulk(ctx, source, options, progress, fmt)
+
+
+@app.command("bulk")
+def bulk(
+    ctx: typer.Context,
+    source: Annotated[
+        Path, typer.Option("--source", help="Folder (searched recursively) or CSV file.")
+    ] = DEFAULT_SOURCE,
+    batch_size: BatchSize = None,
+    validate: Validate = True,
+    progress: ShowProgress = True,
+    dry_run: DryRun = False,
+    strict: Strict = False,
+    all_or_nothing: AllOrNothing = False,
+    reject_file: RejectFile = None,
+    force: Force = False,
+    encoding: Encoding = None,
+    fmt: Format = ReportFormat.text,
+) -> None:
+    """Import every recognised CSV under --source (controls and rules before mappings)."""
+    options = _options(
+        batch_size, validate, dry_run, strict, all_or_nothing, reject_file, force, encoding
+    )
+    _bulk(ctx, source, options, progress, fmt)
+
+
+@app.command("csv")
+def csv_file(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The CSV file.")],
+    table: Annotated[str, typer.Argument(help="Target table.")],
+    batch_size: BatchSize = None,
+    validate: Validate = True,
+    progress: ShowProgress = True,
+    dry_run: DryRun = False,
+    strict: Strict = False,
+    all_or_nothing: AllOrNothing = False,
+    reject_file: RejectFile = None,
+    force: Force = False,
+    encoding: Encoding = None,
+    fmt: Format = ReportFormat.text,
+) -> None:
+    """Import one CSV FILE into TABLE."""
+    table_spec(table)
+    state = get_state(ctx)
+    options = _options(
+        batch_size, validate, dry_run, strict, all_or_nothing, reject_file, force, encoding
+    )
+    db = state.database()
+    with _progress(state, progress, fmt) as callback:
+        file_report = import_file(db, file, table, options=options, progress=callback)
+    report = ImportReport(
+        source=str(file),
+        run_id="",
+        files=[file_report],
+        dry_run=dry_run,
+        seconds=file_report.seconds,
+    )
+    _print_report(report, state, fmt)
+
+
+@app.command("info")
+def info_cmd(
+    source: Annotated[
+        Path, typer.Argument(help="Folder or CSV file to describe.")
+    ] = DEFAULT_SOURCE,
+    fmt: Format = ReportFormat.text,
+) -> None:
+    """Recognised file names, their columns and checks, and what SOURCE holds."""
+    description = describe_source(source)
+    if fmt is ReportFormat.json:
+        print_json(description.to_dict())
+        return
+    write = sys.stdout.write
+    write("recognised files:\n")
+    for item in description.formats():
+        write(f"  {item['file']} -> {item['table']}\n")
+        write(
+            f"    columns: {','.join(item['columns'])} (required: {', '.join(item['required'])})\n"
+        )
+        write(f"    checks: {item['checks']}\n")
+    if not description.exists:
+        write(f"{source}: does not exist\n")
+        return
+    write(f"{source}:\n")
+    for entry in description.files:
+        write(
+            f"  {entry.path} -> {entry.table} ({entry.size:,} bytes, ~{entry.estimated_rows:,} rows)\n"
+        )
+    for path, reason in description.skipped:
+        write(f"  {path}: skipped ({reason})\n")
+    if not description.files:
+        write("  no recognised file\n")
+
+
+@app.command("history")
+def history_cmd(
+    ctx: typer.Context,
+    table: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table, json or csv.")
+    ] = OutputFormat.table,
+) -> None:
+    """Past import runs, newest first."""
+    if table is not None:
+        table_spec(table)
+    runs = list_runs(get_state(ctx).database(), table=table, limit=limit)
+    columns = [
+        "started_at",
+        "table_name",
+        "status",
+        "rows_read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "warnings",
+        "source_path",
+        "error",
+    ]
+    rows = [run.to_dict() for run in runs]
+    render(rows, fmt, columns=columns if fmt is OutputFormat.table else None)

@@ -1,0 +1,80 @@
+"""What the importer knows about each table: columns, natural key, load order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentinel_db.errors import UsageError
+from sentinel_db.schemas import ROW_MODELS
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One importable table: its CSV columns, natural key and staging column types."""
+
+    name: str
+    key: str
+    columns: tuple[str, ...]
+    required: tuple[str, ...]
+    types: tuple[str, ...]
+    order: int
+    checks: str
+
+    @property
+    def content(self) -> tuple[str, ...]:
+        """Columns compared to decide whether a row changed (all but id and the key)."""
+        return tuple(c for c in self.columns if c not in ("id", self.key))
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            name="pci_dss_controls",
+            key="control_id",
+            columns=("id", "control_id", "requirement", "chunk", "metadata"),
+            required=("control_id", "chunk", "metadata"),
+            types=("uuid", "text", "text", "text", "jsonb"),
+            order=0,
+            checks="control_id: PCI DSS id shape, <= 20 chars; chunk: not blank; "
+            "metadata: JSON object; id: blank or a UUID",
+        ),
+        TableSpec(
+            name="aws_config_rules_guidance",
+            key="config_rule",
+            columns=("id", "config_rule", "chunk", "metadata"),
+            required=("config_rule", "chunk", "metadata"),
+            types=("uuid", "text", "text", "jsonb"),
+            order=1,
+            checks="config_rule: non-empty, <= 100 chars; chunk: not blank; "
+            "metadata: JSON object; id: blank or a UUID",
+        ),
+        TableSpec(
+            name="pci_aws_config_rule_mappings",
+            key="control_id",
+            columns=("id", "control_id", "config_rules"),
+            required=("control_id", "config_rules"),
+            types=("uuid", "text", "jsonb"),
+            order=2,
+            checks="control_id: PCI DSS id shape, <= 20 chars; config_rules: JSON array of rule "
+            "names or objects with 'rule'/'rule_name' (numeric 'weight' optional); "
+            "id: blank or a UUID; controls and rules should exist (warnings; errors with --strict)",
+        ),
+    )
+}
+assert set(TABLES) == set(ROW_MODELS)
+
+
+def table_spec(name: str) -> TableSpec:
+    """The spec of table ``name``.
+
+    Raises:
+        UsageError: no such importable table (the message lists the valid ones).
+    """
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown table {name!r}; valid tables: {', '.join(TABLES)}",
+            hint="name one of the tables above",
+        ) from None
