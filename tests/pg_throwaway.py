@@ -87,5 +87,7 @@ class ThrowawayServer:
         # pgserver only stops the postmaster it started; after a restart that is a new one.
         with contextlib.suppress(subprocess.CalledProcessError):
             self._pg_ctl("-w", "-m", "immediate", "stop")
+        # Stopped already: keep pgserver from trying (and logging a failure) again.
+        self._handle._postmaster_info = None
         self._handle.cleanup()
         shutil.rmtree(self.folder, ignore_errors=True)
