@@ -10,21 +10,37 @@ from typing import Any
 
 import pytest
 
-from sentinel_db import PciControlRepository
+from sentinel_db import PciAwsConfigMappingRepository, PciControlRepository
 from sentinel_db.db import Database
-from sentinel_db.repositories.tables import count_rows
+from sentinel_db.importers import import_directory
+from sentinel_db.repositories.tables import count_rows, repository_for, resolve_tables
 from tests.cli_helpers import run_cli
-from tests.conftest import SHARED_DATA
-from tests.data_helpers import load_shared, read_csv
+from tests.conftest import SHARED_DATA, truncate_all
+from tests.data_helpers import read_csv
 
 Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture
 def loaded_db(clean_db: Database, cli_env: dict[str, Any]) -> Iterator[Database]:
-    with clean_db.unit_of_work() as session:
-        load_shared(session, SHARED_DATA)
+    report = import_directory(clean_db, SHARED_DATA)
+    assert report.exit_code == 0
     yield clean_db
+
+
+@pytest.fixture
+def shared_db(db: Database, cli_env: dict[str, Any]) -> Database:
+    """The sample data for tests that only read: imported once, again only when changed."""
+    counts = _counts(db)
+    if [counts[t] for t in resolve_tables("all")] != [268, 68, 43]:
+        truncate_all(db)
+        assert import_directory(db, SHARED_DATA).exit_code == 0
+    return db
+
+
+def _snapshot(db: Database) -> dict[str, list[dict[str, Any]]]:
+    with db.unit_of_work(read_only=True) as session:
+        return {t: list(repository_for(session, t).iter_rows()) for t in resolve_tables("all")}
 
 
 def _counts(db: Database) -> dict[str, int]:
@@ -32,7 +48,7 @@ def _counts(db: Database) -> dict[str, int]:
         return count_rows(session)
 
 
-def test_list_json_parses_and_carries_whole_records(loaded_db: Database, capsys: Capsys) -> None:
+def test_list_json_parses_and_carries_whole_records(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "list", "controls", "--limit", "3", "--format", "json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
@@ -40,7 +56,7 @@ def test_list_json_parses_and_carries_whole_records(loaded_db: Database, capsys:
     assert rows[0]["metadata"]["requirements_id"] == "1"
 
 
-def test_list_table_and_offset(loaded_db: Database, capsys: Capsys) -> None:
+def test_list_table_and_offset(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "list", "all", "--limit", "2", "--offset", "1")
     assert result.exit_code == 0, result.output
     assert "1.1.1" in result.stdout and "pci_aws_config_rule_mappings" in result.stdout
@@ -70,16 +86,16 @@ def test_list_csv_output_reimports(loaded_db: Database, capsys: Capsys, tmp_path
     ],
 )
 def test_unknown_table_names_fail_cleanly(
-    loaded_db: Database, capsys: Capsys, args: tuple[str, ...]
+    shared_db: Database, capsys: Capsys, args: tuple[str, ...]
 ) -> None:
     result = run_cli(capsys, *args)
     assert result.exit_code == 2
     assert "valid names: pci_dss_controls" in result.stderr
     assert "Traceback" not in result.output
-    assert _counts(loaded_db)["pci_dss_controls"] == 268
+    assert _counts(shared_db)["pci_dss_controls"] == 268
 
 
-def test_show_control_lists_its_rules_with_guidance(loaded_db: Database, capsys: Capsys) -> None:
+def test_show_control_lists_its_rules_with_guidance(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "show", "control", "8.2.4", "--format", "json")
     assert result.exit_code == 0, result.output
     detail = json.loads(result.stdout)
@@ -90,7 +106,7 @@ def test_show_control_lists_its_rules_with_guidance(loaded_db: Database, capsys:
     assert "access-keys-rotated" in text.stdout
 
 
-def test_show_rule_lists_its_controls(loaded_db: Database, capsys: Capsys) -> None:
+def test_show_rule_lists_its_controls(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "show", "rule", "access-keys-rotated")
     assert result.exit_code == 0, result.output
     assert "8.2.4" in result.stdout
@@ -99,7 +115,7 @@ def test_show_rule_lists_its_controls(loaded_db: Database, capsys: Capsys) -> No
     assert "Traceback" not in missing.output
 
 
-def test_search_prints_ranked_highlighted_matches(loaded_db: Database, capsys: Capsys) -> None:
+def test_search_prints_ranked_highlighted_matches(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "search", "password", "--limit", "3", "--format", "json")
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
@@ -109,11 +125,11 @@ def test_search_prints_ranked_highlighted_matches(loaded_db: Database, capsys: C
     assert table.exit_code == 0 and "rule" in table.stdout
 
 
-def test_clear_asks_and_keeps_rows_when_refused(loaded_db: Database, capsys: Capsys) -> None:
+def test_clear_asks_and_keeps_rows_when_refused(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "clear", "all", input="n\n")
     assert result.exit_code == 1
     assert "pci_dss_controls: 268 row(s)" in result.stderr
-    assert _counts(loaded_db)["pci_dss_controls"] == 268
+    assert _counts(shared_db)["pci_dss_controls"] == 268
 
 
 def test_clear_deletes_after_yes_or_confirmation(loaded_db: Database, capsys: Capsys) -> None:
@@ -121,10 +137,12 @@ def test_clear_deletes_after_yes_or_confirmation(loaded_db: Database, capsys: Ca
     assert result.exit_code == 0, result.output
     assert _counts(loaded_db)["pci_aws_config_rule_mappings"] == 0
     assert run_cli(capsys, "data", "clear", "all", "--yes").exit_code == 0
-    assert set(_counts(loaded_db).values()) == {0}
+    counts = _counts(loaded_db)
+    assert [counts[t] for t in resolve_tables("all")] == [0, 0, 0]
+    assert counts["import_runs"] == 3  # history is kept
 
 
-def test_stats_json_reports_rows_and_coverage(loaded_db: Database, capsys: Capsys) -> None:
+def test_stats_json_reports_rows_and_coverage(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "stats", "--format", "json")
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
@@ -136,7 +154,7 @@ def test_stats_json_reports_rows_and_coverage(loaded_db: Database, capsys: Capsy
 
 
 def test_export_writes_the_import_format(
-    loaded_db: Database, capsys: Capsys, tmp_path: Path
+    shared_db: Database, capsys: Capsys, tmp_path: Path
 ) -> None:
     result = run_cli(capsys, "data", "export", "all", "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
@@ -151,7 +169,7 @@ def test_export_writes_the_import_format(
 
 
 def test_export_json_is_a_list_of_records(
-    loaded_db: Database, capsys: Capsys, tmp_path: Path
+    shared_db: Database, capsys: Capsys, tmp_path: Path
 ) -> None:
     result = run_cli(
         capsys, "data", "export", "mappings", "--out", str(tmp_path), "--format", "json"
@@ -159,5 +177,29 @@ def test_export_json_is_a_list_of_records(
     assert result.exit_code == 0, result.output
     records = json.loads((tmp_path / "pci_aws_config_rule_mapping.json").read_text("utf-8"))
     assert len(records) == 43 and set(records[0]) == {"id", "control_id", "config_rules"}
-    with loaded_db.unit_of_work(read_only=True) as session:
+    with shared_db.unit_of_work(read_only=True) as session:
         assert PciControlRepository(session).count() == 268
+
+
+def test_export_then_import_into_an_empty_database_reproduces_every_row(
+    loaded_db: Database, capsys: Capsys, tmp_path: Path
+) -> None:
+    before = _snapshot(loaded_db)
+    assert run_cli(capsys, "data", "export", "all", "--out", str(tmp_path / "x")).exit_code == 0
+    truncate_all(loaded_db)
+    assert import_directory(loaded_db, tmp_path / "x").exit_code == 0
+    assert _snapshot(loaded_db) == before
+
+
+def test_seed_loads_the_bundled_sample_and_is_idempotent(
+    clean_db: Database, cli_env: dict[str, Any], capsys: Capsys
+) -> None:
+    first = run_cli(capsys, "data", "seed")
+    assert first.exit_code == 0, first.output
+    counts = _counts(clean_db)
+    assert counts["pci_dss_controls"] > 20 and counts["pci_aws_config_rule_mappings"] > 10
+    assert run_cli(capsys, "data", "seed").exit_code == 0
+    assert _counts(clean_db) | {"import_runs": 0} == counts | {"import_runs": 0}
+    with clean_db.unit_of_work(read_only=True) as session:
+        coverage = PciAwsConfigMappingRepository(session).coverage()
+    assert coverage.mappings_without_control == [] and coverage.rules_missing_guidance == []

@@ -35,6 +35,7 @@ from sentinel_db.repositories.tables import (
     repository_for,
     resolve_tables,
 )
+from sentinel_db.seed import seed_sample_data
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
 
@@ -209,6 +210,19 @@ def clear(
         deleted = clear_tables(session, tables)
     for name, rows in deleted.items():
         info(f"deleted {rows} row(s) from {name}", quiet=state.quiet)
+
+
+@app.command()
+def seed(ctx: typer.Context) -> None:
+    """Load the small bundled sample dataset through the normal import path (idempotent)."""
+    state = get_state(ctx)
+    report = seed_sample_data(state.database())
+    for file in report.files:
+        info(
+            f"{file.table}: {file.inserted} inserted, {file.updated} updated,"
+            f" {file.unchanged} unchanged",
+            quiet=state.quiet,
+        )
 
 
 def _stats_text(result: DatabaseStats) -> None:
