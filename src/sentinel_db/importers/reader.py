@@ -156,7 +156,11 @@ class CsvStream:
                 raise FileProblem(
                     "a quoted field starting on this line is never closed", line=start
                 ) from None
-            raise FileProblem(f"malformed CSV: {message}", line=self._reader.line_num) from None
+            raise FileProblem(
+                "a quoted field in the record starting on this line is never closed or has text "
+                f"after its closing quote (detected at line {self._reader.line_num}: {message})",
+                line=start,
+            ) from None
         self.line = self._reader.line_num
         return start, record
 

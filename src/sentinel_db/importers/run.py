@@ -297,6 +297,8 @@ def _import_one(
         error = translate(exc, action="import")
         report.fail(Problem(str(path), None, "", error.message), exit_code=error.exit_code)
     finally:
+        if sink.used:
+            report.reject_file = str(sink.path)
         if own_rejects:
             sink.close()
         report.seconds = time.perf_counter() - started
@@ -305,8 +307,6 @@ def _import_one(
             report.exit_code = int(ExitCode.REJECTED)
         if options.dry_run and report.status in ("succeeded", "partial"):
             report.status = "dry-run"
-        if sink.used:
-            report.reject_file = str(sink.path)
         if run_row is not None:
             history.finish_run(db, run_row, report)
         _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, report.rows_read))
