@@ -10,7 +10,7 @@ from sentinel_db.models import PciControl
 from sentinel_db.records import PciControl as PciControlRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
-from sentinel_db.repositories.search import ranked_search
+from sentinel_db.repositories.search import MAX_CANDIDATES, ranked_search
 
 # Spelled as literals, not bound parameters: only then does the planner match the
 # expression indexes ix_pci_dss_controls_requirements_id / _control_category, even
@@ -70,7 +70,9 @@ class PciControlRepository(Repository[PciControl]):
         )
         return list(self._run("read pci_dss_controls", stmt).scalars())
 
-    def search(self, text: str, limit: int = 10) -> list[SearchHit[PciControlRecord]]:
+    def search(
+        self, text: str, limit: int = 10, *, candidates: int = MAX_CANDIDATES
+    ) -> list[SearchHit[PciControlRecord]]:
         """Ranked full-text search over control id, requirement and text."""
         return ranked_search(
             self.session,
@@ -80,6 +82,7 @@ class PciControlRepository(Repository[PciControl]):
             record_type=PciControlRecord,
             text=text,
             limit=limit,
+            candidates=candidates,
         )
 
     def search_by_content(self, text: str, limit: int = 10) -> list[SearchHit[PciControlRecord]]:

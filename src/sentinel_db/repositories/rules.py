@@ -8,7 +8,7 @@ from sentinel_db.models import AwsConfigRule
 from sentinel_db.records import AwsConfigRule as AwsConfigRuleRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
-from sentinel_db.repositories.search import ranked_search
+from sentinel_db.repositories.search import MAX_CANDIDATES, ranked_search
 
 
 class AwsConfigRuleRepository(Repository[AwsConfigRule]):
@@ -46,7 +46,9 @@ class AwsConfigRuleRepository(Repository[AwsConfigRule]):
         )
         return list(self._run("read guidance", stmt).scalars())
 
-    def search(self, text: str, limit: int = 10) -> list[SearchHit[AwsConfigRuleRecord]]:
+    def search(
+        self, text: str, limit: int = 10, *, candidates: int = MAX_CANDIDATES
+    ) -> list[SearchHit[AwsConfigRuleRecord]]:
         """Ranked full-text search over rule name and guidance text."""
         return ranked_search(
             self.session,
@@ -56,4 +58,5 @@ class AwsConfigRuleRepository(Repository[AwsConfigRule]):
             record_type=AwsConfigRuleRecord,
             text=text,
             limit=limit,
+            candidates=candidates,
         )

@@ -18,6 +18,7 @@ _HEADLINE_OPTIONS = (
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
 MAX_LIMIT = 1000
+MAX_CANDIDATES = 2000
 
 
 def to_tsquery(text: str) -> ColumnElement[Any]:
@@ -34,24 +35,30 @@ def ranked_search(
     record_type: type[RecordT],
     text: str,
     limit: int,
+    candidates: int = MAX_CANDIDATES,
 ) -> list[SearchHit[RecordT]]:
     """The ``limit`` best matches of ``text``, best first, each with a highlighted snippet.
 
-    Ranking runs over the GIN-index matches only, and headlines are built for the final
-    ``limit`` rows only (ts_headline re-parses the text, so it is the expensive part).
+    Only matches found through the GIN index are ranked, at most ``candidates`` of them: when
+    a query matches more rows than that, the best of an arbitrary ``candidates`` are returned.
+    Headlines are built for the final ``limit`` rows only (ts_headline re-parses the text).
     """
     if limit < 1 or limit > MAX_LIMIT:
         raise UsageError(f"search limit must be between 1 and {MAX_LIMIT}")
     if not text.strip():
         return []
     query = to_tsquery(text)
-    rank = func.ts_rank(model.search_vector, query, type_=Float).label("rank")
-    top = (
-        select(model.id.label("id"), rank)
+    # The index finds the matches cheaply; ranking needs each match's tsvector from the heap.
+    # Capping the candidates bounds that work for very common words.
+    matches = (
+        select(model.id.label("id"), key.label("key"), model.search_vector.label("vector"))
         .where(model.search_vector.op("@@")(query))
-        .order_by(rank.desc(), key)
-        .limit(limit)
-        .subquery("top")
+        .limit(candidates)
+        .subquery("matches")
+    )
+    rank = func.ts_rank(matches.c.vector, query, type_=Float).label("rank")
+    top = (
+        select(matches.c.id, rank).order_by(rank.desc(), matches.c.key).limit(limit).subquery("top")
     )
     snippet = func.ts_headline(_ENGLISH, snippet_of, query, _HEADLINE_OPTIONS, type_=Text).label(
         "snippet"
