@@ -65,7 +65,9 @@ def _cell(name: str, value: Any) -> Any:
 
 def _write_csv(handle: TextIO, table: str, rows: Iterator[dict[str, Any]]) -> int:
     columns = COLUMNS[table]
-    writer = csv.writer(handle, lineterminator="\n")
+    # CRLF: Python 3.11's writer quotes only fields holding a line-terminator character, so with
+    # "\n" a lone "\r" inside a value would go out unquoted and split the record when read back.
+    writer = csv.writer(handle, lineterminator="\r\n")
     writer.writerow(columns)
     count = 0
     for row in rows:
