@@ -120,8 +120,10 @@ def app_url(request: pytest.FixtureRequest, database_url: URL) -> URL:
     """The URL the code under test uses: direct, or through pgbouncer when
     ``SENTINEL_TEST_VIA_POOLER=1``."""
     if VIA_POOLER:
-        url: URL = request.getfixturevalue("pooler_url")
-        return url
+        # Port 6543 marks it as a pooler, as on Supabase, and plain libpq accepts the URL.
+        pooler: Pooler = request.getfixturevalue("pgbouncer")
+        assert database_url.database is not None
+        return pooler.url(database_url.database, marked=False)
     return database_url
 
 

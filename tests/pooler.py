@@ -1,14 +1,17 @@
 """A real transaction pooler for the tests: Debian's pgbouncer in front of the test server.
 
-pgbouncer runs as a subprocess on a free loopback port with ``pool_mode = transaction`` (as
-Supabase's port 6543 does), from its own temporary folder, and is stopped at the end. It
-refuses to run as root, so under root it drops to the ``postgres`` (or ``nobody``) user.
+pgbouncer runs as a subprocess with ``pool_mode = transaction`` on port 6543, like Supabase's
+transaction pooler, from its own temporary folder, and is stopped at the end. So that test runs
+on one machine never collide, it listens on a random address of the loopback network
+(127.x.y.z, all of it routed to ``lo`` on Linux). It refuses to run as root, so under root it
+drops to the ``postgres`` (or ``nobody``) user.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -22,6 +25,8 @@ from pathlib import Path
 import psycopg
 from psycopg.pq import ExecStatus
 from sqlalchemy.engine import URL
+
+from sentinel_db.config import POOLER_PORT
 
 # A database alias served by exactly one server connection: every client shares it, which
 # makes what a transaction pooler does to prepared statements deterministic.
@@ -39,7 +44,13 @@ class Pooler:
     password: str | None
 
     def url(self, database: str, *, marked: bool = True) -> URL:
-        """SQLAlchemy URL for ``database`` through the pooler (``pgbouncer=true`` if marked)."""
+        """SQLAlchemy URL for ``database`` through the pooler (``pgbouncer=true`` if marked).
+
+        Port 6543 alone already marks it as a pooler; TLS is off as on any loopback address.
+        """
+        query = {"sslmode": "disable"}
+        if marked:
+            query["pgbouncer"] = "true"
         return URL.create(
             "postgresql+psycopg",
             username=self.user,
@@ -47,7 +58,7 @@ class Pooler:
             host=self.host,
             port=self.port,
             database=database,
-            query={"pgbouncer": "true"} if marked else {},
+            query=query,
         )
 
     def admin(self, command: str) -> None:
@@ -72,10 +83,19 @@ def find_pgbouncer() -> str | None:
     return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
 
 
-def _free_port() -> int:
+def _free_address() -> tuple[str, int]:
+    """A loopback address where port 6543 is free (else any free port on 127.0.0.1)."""
+    for _ in range(20):
+        host = "127.{}.{}.{}".format(*(random.randint(1, 254) for _ in range(3)))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, POOLER_PORT))
+            except OSError:
+                continue
+            return host, POOLER_PORT
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        return "127.0.0.1", int(sock.getsockname()[1])
 
 
 def _run_as() -> pwd.struct_passwd | None:
@@ -89,7 +109,7 @@ def _run_as() -> pwd.struct_passwd | None:
     raise RuntimeError("pgbouncer refuses to run as root and no postgres/nobody user exists")
 
 
-def _config(server: URL, *, port: int, folder: Path, pinned_database: str) -> str:
+def _config(server: URL, *, listen: tuple[str, int], folder: Path, pinned_database: str) -> str:
     host = server.host or str(server.query.get("host", "127.0.0.1"))
     target = f"host={host} port={server.port or 5432} user={server.username or 'postgres'}"
     if server.password:
@@ -100,8 +120,8 @@ def _config(server: URL, *, port: int, folder: Path, pinned_database: str) -> st
             f"{PINNED_ALIAS} = {target} dbname={pinned_database} pool_size=1",
             f"* = {target}",
             "[pgbouncer]",
-            "listen_addr = 127.0.0.1",
-            f"listen_port = {port}",
+            f"listen_addr = {listen[0]}",
+            f"listen_port = {listen[1]}",
             "unix_socket_dir =",
             "auth_type = any",
             "pool_mode = transaction",
@@ -143,10 +163,10 @@ def run_pgbouncer(server: URL, *, pinned_database: str) -> Iterator[Pooler]:
     if binary is None:
         raise RuntimeError("pgbouncer is not installed: apt-get install -y pgbouncer")
     folder = Path(tempfile.mkdtemp(prefix="sentinel-db-pgbouncer-"))
-    port = _free_port()
+    host, port = _free_address()
     config = folder / "pgbouncer.ini"
     config.write_text(
-        _config(server, port=port, folder=folder, pinned_database=pinned_database),
+        _config(server, listen=(host, port), folder=folder, pinned_database=pinned_database),
         encoding="utf-8",
     )
     command = [binary, str(config)]
@@ -159,7 +179,7 @@ def run_pgbouncer(server: URL, *, pinned_database: str) -> Iterator[Pooler]:
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     pooler = Pooler(
-        host="127.0.0.1",
+        host=host,
         port=port,
         user=server.username or "postgres",
         password=str(server.password) if server.password else None,

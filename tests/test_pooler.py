@@ -56,8 +56,17 @@ def test_pooler_url_turns_prepared_statements_off_and_repeated_queries_pass(
                 assert value >= 0
 
 
+def test_port_6543_alone_marks_a_pooler_url(pgbouncer: Pooler, pinned: str) -> None:
+    db = Database.from_url(pgbouncer.url(PINNED_ALIAS, marked=False), load_settings(None))
+    assert db.is_pooler
+    for round_ in range(_ROUNDS):
+        with db.engine.begin() as conn:
+            conn.execute(text("SELECT CAST(:n AS integer)"), {"n": round_})
+
+
 def test_same_pooler_without_the_marker_fails_like_supabase(pinned: str) -> None:
-    """psycopg's default (prepare after 5 runs) breaks behind a transaction pooler."""
+    """psycopg's default (prepare after 5 runs) breaks behind a transaction pooler: what the
+    library's automatic choice (prepared statements off) prevents."""
     with (
         psycopg.connect(pinned, autocommit=True) as first,
         psycopg.connect(pinned, autocommit=True) as second,
