@@ -18,7 +18,7 @@ _HEADLINE_OPTIONS = (
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
 MAX_LIMIT = 1000
-MAX_CANDIDATES = 2000
+MAX_CANDIDATES = 500
 
 
 def to_tsquery(text: str) -> ColumnElement[Any]:
