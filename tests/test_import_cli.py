@@ -112,3 +112,12 @@ def test_standalone_module_and_history_in_a_subprocess(
     assert history.exit_code == 0, history.stderr
     runs = json.loads(history.stdout)
     assert runs[0]["status"] == "failed" and runs[0]["table_name"] == "pci_dss_controls"
+
+
+def test_unmigrated_database_says_to_migrate(
+    capsys: pytest.CaptureFixture[str], cli_env: dict[str, Any], fresh_database: Any
+) -> None:
+    url = fresh_database.set(drivername="postgresql").render_as_string(hide_password=False)
+    result = run_cli(capsys, "--database-url", url, "import", str(EXAMPLES))
+    assert result.exit_code == 1
+    assert "sentinel-db migrate" in result.stderr and "Traceback" not in result.output

@@ -16,11 +16,23 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db import __version__
 from sentinel_db.db import Database
-from sentinel_db.errors import translate
+from sentinel_db.errors import MigrationError, SentinelDBError, translate
 from sentinel_db.importers.report import FileReport
 from sentinel_db.models import ImportRun
 
 _VERSION_WIDTH = 32
+_UNDEFINED_TABLE = "42P01"
+
+
+def _missing_schema(exc: BaseException) -> None:
+    """Raise a clear error when the failure is an unmigrated database."""
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    cause = getattr(cause, "orig", None) or cause
+    if getattr(cause, "sqlstate", None) == _UNDEFINED_TABLE:
+        raise MigrationError(
+            "the database has no sentinel-db schema (import_runs is missing)",
+            hint="run `sentinel-db migrate` first",
+        ) from exc
 
 
 def start_run(
@@ -41,6 +53,7 @@ def start_run(
             session.flush()
             return run.id
     except SQLAlchemyError as exc:
+        _missing_schema(exc)
         raise translate(exc, action="recording the import") from exc
 
 
@@ -67,13 +80,17 @@ def finish_run(db: Database, run_row: uuid.UUID, report: FileReport) -> None:
 
 def last_success_sha(db: Database, table: str) -> str | None:
     """SHA-256 of the file last imported successfully into ``table``."""
-    with db.unit_of_work(read_only=True) as session:
-        return session.execute(
-            select(ImportRun.file_sha256)
-            .where(ImportRun.table_name == table, ImportRun.status == "succeeded")
-            .order_by(ImportRun.started_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+    try:
+        with db.unit_of_work(read_only=True) as session:
+            return session.execute(
+                select(ImportRun.file_sha256)
+                .where(ImportRun.table_name == table, ImportRun.status == "succeeded")
+                .order_by(ImportRun.started_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+    except SentinelDBError as exc:
+        _missing_schema(exc)
+        raise
 
 
 @dataclass(frozen=True)
