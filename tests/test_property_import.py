@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -216,6 +216,9 @@ def test_any_valid_record_set_round_trips_through_import_and_export(
 ) -> None:
     truncate(clean_db)
     source, out = folder(), folder()
+    ending = order.choice(["\r\n", "\n"])
+    # With "\n" endings Python 3.11's writer leaves a lone "\r" unquoted: quote everything then.
+    quoting = csv.QUOTE_MINIMAL if ending == "\r\n" else csv.QUOTE_ALL
     for table, rows in records.items():
         header = [c for c in COLUMNS[table] if c != "id" or any(r["id"] for r in rows)]
         order.shuffle(header)
@@ -224,7 +227,8 @@ def test_any_valid_record_set_round_trips_through_import_and_export(
             header,
             [[cell(row[c], c) for c in header] for row in rows],
             encoding="utf-8-sig" if bom else "utf-8",
-            lineterminator=order.choice(["\r\n", "\n"]),
+            lineterminator=ending,
+            quoting=quoting,
         )
     report = import_directory(clean_db, source, options=ImportOptions(batch_size=3))
     assert report.exit_code == 0, [f.error or f.errors for f in report.files]
@@ -410,6 +414,15 @@ def check_outcome(db: Database, path: Path, data: bytes, dry: FileReport, real: 
 
 @bounded(30)
 @given(data=hostile_files())
+@example(data=b'control_id,chunk,metadata\r\n1.1,x,"{""a"": ""\\ud800""}"\r\n1.2,y,{}\r\n')
+@example(data=b"control_id,chunk,metadata\n1.1,a\x00b,{}\n1.2,ok,{}\n")
+@example(data=b'control_id,chunk,metadata\n1.1,x,"{""a"": 1e400}"\n1.2,y,{}\n')
+@example(data=b'control_id,chunk,metadata\n1.1,x,"{""a"": 1e200000}"\n1.2,y,{}\n')
+@example(data=b'control_id,chunk,metadata\n1.1,"abc,{}\n1.2,ok,{}\n')
+@example(data="control_id,chunk,metadata\n1.1,caf\u00e9,{}\n".encode("latin-1"))
+@example(data=b"control_id;chunk;metadata\n1.1;x;{}\n")
+@example(data=b"control_id,chunk,metadata\n1.1," + b"x" * 200_000 + b",{}\n")
+@example(data=b"\xef\xbb\xbfid,control_id,chunk,metadata\r\n,1.1,x,{}\r\nnope,1.2,y,{}\r\n")
 def test_hostile_file_lands_its_valid_rows_exactly_or_is_refused_with_file_and_line(
     clean_db: Database, folder: Callable[[], Path], data: bytes
 ) -> None:

@@ -9,6 +9,7 @@ into ``(column, reason)`` pairs that read well in a report.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -41,7 +42,18 @@ def _reject_constant(name: str) -> Any:
 
 def loads_strict(text: str) -> Any:
     """Parse JSON, refusing NaN and Infinity (which Python's parser otherwise accepts)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _finite_float(literal: str) -> float:
+    # 1e400 overflows a double (and 1e200000 PostgreSQL's numeric, failing the whole COPY);
+    # 1e-400 silently becomes 0.0. Neither could be read back as written.
+    number = float(literal)
+    if math.isinf(number) or (
+        number == 0 and any(c in "123456789" for c in literal.split("e")[0].split("E")[0])
+    ):
+        raise ValueError(f"the number {literal[:20]} is out of range for a 64-bit float")
+    return number
 
 
 def _parse_json(value: object, what: str) -> Any:
@@ -51,11 +63,27 @@ def _parse_json(value: object, what: str) -> Any:
         # Valid JSON, but PostgreSQL's jsonb cannot store a NUL character.
         raise ValueError("contains an escaped NUL character (\\u0000), which jsonb cannot store")
     try:
-        return loads_strict(value)
+        parsed = loads_strict(value)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
     except ValueError as exc:
         raise ValueError(f"invalid JSON ({exc})") from None
+    if ("\\ud" in value or "\\uD" in value) and _has_lone_surrogate(parsed):
+        # Python accepts an unpaired \ud800-\udfff escape; jsonb refuses it, failing the whole COPY.
+        raise ValueError(
+            "contains an unpaired surrogate escape (\\ud800-\\udfff), which jsonb cannot store"
+        )
+    return parsed
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _json_kind(value: Any) -> str:
