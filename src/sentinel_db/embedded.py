@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,13 +45,18 @@ def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = N
         ConnectionFailedError: the server could not be started.
     """
     try:
-        import pgserver
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
     except ImportError as exc:
         raise ConfigError("no DATABASE_URL is configured", hint=_INSTALL_HINT) from exc
     path = data_dir or default_data_dir()
     path.mkdir(parents=True, exist_ok=True)
     try:
-        return pgserver.get_server(path, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI, containers); harmless.
+            warnings.simplefilter("ignore")
+            return pgserver.get_server(path, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
     except Exception as exc:
         raise ConnectionFailedError(
             f"could not start the embedded PostgreSQL in {path}", hint=_INSTALL_HINT

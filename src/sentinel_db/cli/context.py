@@ -84,15 +84,16 @@ def _configure_logging(settings: Settings, state: CliState) -> None:
     _handler.addFilter(_Scrubber(state.secrets))
     root.addHandler(_handler)
     if state.quiet:
-        level = logging.ERROR
+        ours, others = logging.ERROR, logging.ERROR
     elif state.verbose:
-        level = logging.DEBUG
+        ours, others = logging.DEBUG, logging.INFO
     else:
-        level = getattr(logging, settings.log_level)
-    # The embedded-server notice is one warning line; keep it unless --quiet.
-    root.setLevel(level if state.verbose or state.quiet else min(level, logging.WARNING))
-    logging.getLogger("sentinel_db").setLevel(level if state.quiet else min(level, logging.WARNING))
-    logging.getLogger("alembic").setLevel(logging.INFO if state.verbose else logging.WARNING)
+        # Other libraries' INFO chatter (Alembic, the embedded server) is not for users.
+        ours, others = getattr(logging, settings.log_level), logging.WARNING
+    root.setLevel(others)
+    logging.getLogger("sentinel_db").setLevel(ours)
+    for name in ("alembic", "pgserver", "sqlalchemy"):
+        logging.getLogger(name).setLevel(others)
     if settings.enable_sql_logging:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
 
