@@ -101,3 +101,19 @@ def test_malformed_url_is_a_usage_error_naming_the_variable(
     assert result.exit_code == 2
     assert "DATABASE_URL" in result.stderr and "Secr3tMy" not in result.output
     assert "Traceback" not in result.output
+
+
+def test_auth_check_against_a_server_that_never_answers_times_out_clearly(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        env = dict(cli_env)
+        env["DATABASE_URL"] = f"postgresql://u@127.0.0.1:{silent.getsockname()[1]}/db"
+        env["DB_TIMEOUT"] = "1"
+        env["DB_RETRY_COUNT"] = "0"
+        result = run_subprocess("auth", "check", env=env, cwd=tmp_path)
+    assert result.exit_code == 3
+    assert "connection timed out" in result.stderr and "DB_TIMEOUT" in result.stderr
+    assert "Traceback" not in result.output

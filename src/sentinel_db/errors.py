@@ -156,6 +156,8 @@ def describe_connect_error(exc: BaseException) -> str:
         return "authentication failed"
     if state in _NO_DATABASE:
         return "database does not exist"
+    if isinstance(exc, psycopg.errors.ConnectionTimeout):
+        return "connection timed out"
     text = str(exc).lower()
     # libpq reports connection failures without a SQLSTATE; these phrases are libpq's own and stable.
     for needle, reason in (
