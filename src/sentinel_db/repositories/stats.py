@@ -23,7 +23,8 @@ _LAST_IMPORTS = text(
     """
     SELECT DISTINCT ON (table_name) table_name, status, started_at, finished_at,
            inserted, updated, unchanged, rejected
-    FROM import_runs ORDER BY table_name, started_at DESC
+    FROM import_runs WHERE status <> 'skipped'  -- an unchanged file skipped is not an import
+    ORDER BY table_name, started_at DESC
     """
 )
 
