@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import site
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy.engine import URL
 
@@ -106,7 +110,9 @@ def test_importing_the_package_needs_no_environment_and_does_not_load_the_cli(
 def test_without_a_url_the_embedded_server_starts_and_is_migrated_on_first_use(
     tmp_path: Path,
 ) -> None:
-    data_dir = tmp_path / "embedded"
+    # A folder of its own (not pytest's tmp_path, whose parents pytest may prune): the server
+    # runs as another system user and needs the whole path to stay put while it runs.
+    data_dir = Path(tempfile.mkdtemp(prefix="sentinel-db-embedded-test-")) / "pgdata"
     env = _clean_env()
     env["SENTINEL_DB_EMBEDDED_DIR"] = str(data_dir)
     try:
@@ -134,4 +140,8 @@ def test_without_a_url_the_embedded_server_starts_and_is_migrated_on_first_use(
     finally:
         pidfile = data_dir / "postmaster.pid"
         if pidfile.exists():
-            os.kill(int(pidfile.read_text().split()[0]), signal.SIGINT)
+            pid = int(pidfile.read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
+                psutil.Process(pid).wait(timeout=30)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
