@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -268,3 +269,27 @@ def test_missing_policies_are_reported_and_auth_policies_restores_them(
     state = security.security_state(db)
     assert all(security.ANON_POLICY not in {p.name for p in t.policies} for t in state.tables)
     assert run_cli(capsys, "auth", "check").exit_code == 0
+
+
+def test_migrate_reads_rls_anon_read_from_the_config_file_it_is_given(
+    supabase_roles: None,
+    fresh_database: URL,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RLS_ANON_READ", raising=False)
+    env_file = tmp_path / "supabase.env"
+    env_file.write_text(f"DATABASE_URL={_conninfo(fresh_database)}\nRLS_ANON_READ=true\n")
+    env_file.chmod(0o600)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = run_cli(capsys, "--config", str(env_file), "migrate")
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(_conninfo(fresh_database)) as conn:
+        policies = {
+            row[0]
+            for row in conn.execute(
+                "SELECT policyname FROM pg_policies WHERE tablename = 'pci_dss_controls'"
+            )
+        }
+    assert "sentinel_db_anon_read" in policies

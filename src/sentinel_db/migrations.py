@@ -161,19 +161,27 @@ def _connect(engine: Engine, action: str) -> Iterator[Connection]:
         raise translate(exc, action=action) from exc
 
 
-def _run(engine: Engine, action: str, fn: Any, *args: Any) -> None:
+def _run(
+    engine: Engine, action: str, fn: Any, *args: Any, attributes: dict[str, Any] | None = None
+) -> None:
     try:
         with engine.begin() as conn:
-            fn(make_config(connection=conn), *args)
+            cfg = make_config(connection=conn)
+            cfg.attributes.update(attributes or {})
+            fn(cfg, *args)
     except CommandError as exc:
         raise MigrationError(f"{action}: {exc}") from exc
     except SQLAlchemyError as exc:
         raise translate(exc, action=action) from exc
 
 
-def upgrade(engine: Engine, revision: str = "head") -> Status:
-    """Upgrade to ``revision`` (default head) under the migration lock; returns the new status."""
-    _run(engine, "migrate", command.upgrade, revision)
+def upgrade(engine: Engine, revision: str = "head", *, rls_anon_read: bool | None = None) -> Status:
+    """Upgrade to ``revision`` (default head) under the migration lock; returns the new status.
+
+    ``rls_anon_read`` overrides the ``RLS_ANON_READ`` setting the row-level-security revision reads.
+    """
+    attributes = {} if rls_anon_read is None else {"rls_anon_read": rls_anon_read}
+    _run(engine, "migrate", command.upgrade, revision, attributes=attributes)
     return status(engine)
 
 
@@ -289,6 +297,6 @@ def upgrade_if_behind(url: URL, settings: Any) -> None:
     engine = create_db_engine(url, settings, pool=False)
     try:
         if not status(engine).up_to_date:
-            upgrade(engine)
+            upgrade(engine, rls_anon_read=settings.rls_anon_read)
     finally:
         engine.dispose()

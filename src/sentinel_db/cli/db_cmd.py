@@ -155,7 +155,7 @@ def migrate(
         )
         return
     before = migrations.status(db.engine).current
-    after = migrations.upgrade(db.engine, to)
+    after = migrations.upgrade(db.engine, to, rls_anon_read=state.settings().rls_anon_read)
     if before == after.current:
         info(f"already at {after.current or 'base'}; nothing to do", quiet=state.quiet)
     else:
