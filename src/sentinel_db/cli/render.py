@@ -63,7 +63,7 @@ def render(
         for row in rows:
             if writer is None:
                 writer = csv.DictWriter(
-                    sys.stdout, fieldnames=list(columns or row.keys()), lineterminator="\n"
+                    sys.stdout, fieldnames=list(columns or row.keys()), lineterminator="\r\n"
                 )
                 writer.writeheader()
             writer.writerow(

@@ -68,9 +68,10 @@ class _Rejects:
             self._writer = csv.writer(self._handle)
             self._writer.writerow(REJECT_HEADER)
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow(row)
+        # The terminator must hold \r and \n so that fields containing them are quoted.
+        csv.writer(buffer, lineterminator="\r\n").writerow(row)
         self._writer.writerow(
-            (file, "" if line is None else line, column, reason, buffer.getvalue())
+            (file, "" if line is None else line, column, reason, buffer.getvalue()[:-2])
         )
 
     @property
