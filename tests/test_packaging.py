@@ -145,3 +145,28 @@ def test_without_a_url_the_embedded_server_starts_and_is_migrated_on_first_use(
             with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
                 psutil.Process(pid).wait(timeout=30)
         shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def test_without_a_url_or_the_embedded_extra_the_message_says_what_to_do(tmp_path: Path) -> None:
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        "import sys\n"
+        "class _NoEmbedded:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'pgserver':\n"
+        "            raise ImportError('pgserver is not installed')\n"
+        "sys.meta_path.insert(0, _NoEmbedded())\n"
+    )
+    env = _clean_env()
+    env["PYTHONPATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "sentinel_db", "db", "status"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "DATABASE_URL" in result.stderr and "sentinel-db[embedded]" in result.stderr
+    assert "Traceback" not in result.stderr
