@@ -318,18 +318,21 @@ def history_cmd(
     if table is not None:
         table_spec(table)
     runs = list_runs(get_state(ctx).database(), table=table, limit=limit)
-    columns = [
-        "started_at",
-        "table_name",
-        "status",
-        "rows_read",
-        "inserted",
-        "updated",
-        "unchanged",
-        "rejected",
-        "warnings",
-        "source_path",
-        "error",
-    ]
     rows = [run.to_dict() for run in runs]
-    render(rows, fmt, columns=columns if fmt is OutputFormat.table else None)
+    if fmt is OutputFormat.table:
+        # People get the gist on one line; JSON and CSV carry every field.
+        rows = [
+            {
+                "started": row["started_at"],
+                "table": row["table_name"],
+                "status": row["status"],
+                "read": row["rows_read"],
+                "ins": row["inserted"],
+                "upd": row["updated"],
+                "same": row["unchanged"],
+                "rej": row["rejected"],
+                "file": Path(str(row["source_path"])).name,
+            }
+            for row in rows
+        ]
+    render(rows, fmt)

@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -34,11 +35,26 @@ class ReportFormat(StrEnum):
 def _cell(value: Any, width: int | None) -> str:
     if value is None:
         return ""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, datetime):
+        text = value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
     text = " ".join(text.split())
     if width is not None and len(text) > width:
         return text[: width - 1] + "…"
     return text
+
+
+def _fit(natural: list[int], available: int, *, short: int = 12) -> list[int]:
+    """Column widths within ``available``: short columns keep theirs, long ones share the rest."""
+    if sum(natural) <= available:
+        return natural
+    fixed = sum(w for w in natural if w <= short)
+    long_columns = [w for w in natural if w > short] or [1]
+    share = max(short, (available - fixed) // len(long_columns))
+    return [w if w <= short else min(w, share) for w in natural]
 
 
 def render(
@@ -78,10 +94,15 @@ def render(
     table = Table(title=title, show_lines=False)
     materialised = list(rows)
     names = list(columns or (materialised[0].keys() if materialised else []))
-    for name in names:
-        table.add_column(name)
-    for row in materialised:
-        table.add_row(*(_cell(row.get(name), width) for name in names))
+    cells = [[_cell(row.get(name), width) for name in names] for row in materialised]
+    natural = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(names)]
+    for name, column_width in zip(
+        names, _fit(natural, out.width - 3 * len(names) - 1), strict=True
+    ):
+        # One line per row: long values are cut here (JSON and CSV carry them whole).
+        table.add_column(name, no_wrap=True, overflow="ellipsis", width=column_width)
+    for row_cells in cells:
+        table.add_row(*row_cells)
     out.print(table)
 
 
