@@ -113,5 +113,21 @@ END $$;
 
 UPDATE sentinel_db_alembic_version SET version_num='0006' WHERE sentinel_db_alembic_version.version_num = '0005';
 
+-- Running upgrade 0006 -> 0007
+
+DROP INDEX ix_pci_dss_controls_metadata;
+
+CREATE INDEX ix_pci_dss_controls_metadata ON pci_dss_controls USING gin (metadata jsonb_path_ops);
+
+DROP INDEX ix_aws_config_rules_guidance_metadata;
+
+CREATE INDEX ix_aws_config_rules_guidance_metadata ON aws_config_rules_guidance USING gin (metadata jsonb_path_ops);
+
+DROP INDEX ix_pci_aws_config_rule_mappings_config_rules;
+
+CREATE INDEX ix_pci_aws_config_rule_mappings_config_rules ON pci_aws_config_rule_mappings USING gin (config_rules jsonb_path_ops);
+
+UPDATE sentinel_db_alembic_version SET version_num='0007' WHERE sentinel_db_alembic_version.version_num = '0006';
+
 COMMIT;
 

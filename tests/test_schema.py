@@ -56,3 +56,26 @@ def test_downgrade_base_removes_tables_and_upgrade_restores_them(fresh_database:
     migrations.downgrade(db.engine, "base")
     assert not any(migrations.existing_tables(db.engine).values())
     assert migrations.status(db.engine).current is None
+
+
+def test_jsonb_gin_indexes_use_the_containment_operator_class(db: Database) -> None:
+    # Alembic's drift check does not compare operator classes, so the catalog is read directly.
+    with db.engine.connect() as conn:
+        found = dict(
+            conn.execute(
+                text(
+                    "SELECT i.relname, opc.opcname FROM pg_index x"
+                    " JOIN pg_class i ON i.oid = x.indexrelid"
+                    " JOIN pg_opclass opc ON opc.oid = x.indclass[0]"
+                    " WHERE i.relname = ANY(:names)"
+                ),
+                {
+                    "names": [
+                        "ix_pci_dss_controls_metadata",
+                        "ix_aws_config_rules_guidance_metadata",
+                        "ix_pci_aws_config_rule_mappings_config_rules",
+                    ]
+                },
+            ).all()
+        )
+    assert set(found.values()) == {"jsonb_path_ops"} and len(found) == 3
