@@ -98,9 +98,15 @@ def _free_address() -> tuple[str, int]:
         return "127.0.0.1", int(sock.getsockname()[1])
 
 
-def _run_as() -> pwd.struct_passwd | None:
+def _run_as(server: URL) -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
+    socket_dir = server.host or str(server.query.get("host", ""))
+    if socket_dir.startswith("/"):
+        # A Unix-socket server (the embedded one) is reachable only by its folder's owner.
+        owner = pwd.getpwuid(os.stat(socket_dir).st_uid)
+        if owner.pw_uid != 0:
+            return owner
     for name in ("postgres", "nobody"):
         try:
             return pwd.getpwnam(name)
@@ -170,7 +176,7 @@ def run_pgbouncer(server: URL, *, pinned_database: str) -> Iterator[Pooler]:
         encoding="utf-8",
     )
     command = [binary, str(config)]
-    user = _run_as()
+    user = _run_as(server)
     if user is not None:
         os.chown(folder, user.pw_uid, user.pw_gid)
         os.chown(config, user.pw_uid, user.pw_gid)
