@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL
 from sentinel_db import migrations
 from sentinel_db.config import load_settings
 from sentinel_db.db import Database
+from tests.cli_helpers import run_subprocess
 from tests.conftest import REPO_ROOT
 
 
@@ -116,27 +117,13 @@ def test_without_a_url_the_embedded_server_starts_and_is_migrated_on_first_use(
     env = _clean_env()
     env["SENTINEL_DB_EMBEDDED_DIR"] = str(data_dir)
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "sentinel_db", "db", "status"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert result.returncode == 0, result.stderr
+        result = run_subprocess("db", "status", env=env, cwd=tmp_path, timeout=180)
+        assert result.exit_code == 0, result.stderr
         assert f"current: {migrations.head()}" in result.stdout
         notices = [line for line in result.stderr.splitlines() if "embedded PostgreSQL" in line]
         assert len(notices) == 1 and "DATABASE_URL" in notices[0]
-        again = subprocess.run(
-            [sys.executable, "-m", "sentinel_db", "db", "status"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert again.returncode == 0 and "pending: none" in again.stdout
+        again = run_subprocess("db", "status", env=env, cwd=tmp_path, timeout=180)
+        assert again.exit_code == 0 and "pending: none" in again.stdout
     finally:
         pidfile = data_dir / "postmaster.pid"
         if pidfile.exists():
@@ -159,14 +146,7 @@ def test_without_a_url_or_the_embedded_extra_the_message_says_what_to_do(tmp_pat
     )
     env = _clean_env()
     env["PYTHONPATH"] = str(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "sentinel_db", "db", "status"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2, result.stderr
+    result = run_subprocess("db", "status", env=env, cwd=tmp_path, timeout=60)
+    assert result.exit_code == 2, result.stderr
     assert "DATABASE_URL" in result.stderr and "sentinel-db[embedded]" in result.stderr
     assert "Traceback" not in result.stderr

@@ -58,28 +58,6 @@ Encoding = Annotated[
 Format = Annotated[ReportFormat, typer.Option("--format", help="text or json.")]
 
 
-def _options(
-    batch_size: int | None,
-    validate: bool,
-    dry_run: bool,
-    strict: bool,
-    all_or_nothing: bool,
-    reject_file: Path | None,
-    force: bool,
-    encoding: str | None,
-) -> ImportOptions:
-    return ImportOptions(
-        batch_size=batch_size,
-        validate=validate,
-        dry_run=dry_run,
-        strict=strict,
-        all_or_nothing=all_or_nothing,
-        reject_file=reject_file,
-        force=force,
-        encoding=encoding,
-    )
-
-
 @contextmanager
 def _progress(state: CliState, enabled: bool, fmt: ReportFormat) -> Iterator[ProgressCallback]:
     """A callback drawing a bar per file on a terminal, or plain lines otherwise."""
@@ -206,8 +184,15 @@ def import_everyday(
     fmt: Format = ReportFormat.text,
 ) -> None:
     """Import every recognised CSV under SOURCE (default shared_data/outputs)."""
-    options = _options(
-        batch_size, validate, dry_run, strict, all_or_nothing, reject_file, force, encoding
+    options = ImportOptions(
+        batch_size=batch_size,
+        validate=validate,
+        dry_run=dry_run,
+        strict=strict,
+        all_or_nothing=all_or_nothing,
+        reject_file=reject_file,
+        force=force,
+        encoding=encoding,
     )
     _bulk(ctx, source, options, progress, fmt)
 
@@ -230,10 +215,20 @@ def bulk(
     fmt: Format = ReportFormat.text,
 ) -> None:
     """Import every recognised CSV under --source (controls and rules before mappings)."""
-    options = _options(
-        batch_size, validate, dry_run, strict, all_or_nothing, reject_file, force, encoding
+    import_everyday(
+        ctx,
+        source,
+        batch_size=batch_size,
+        validate=validate,
+        progress=progress,
+        dry_run=dry_run,
+        strict=strict,
+        all_or_nothing=all_or_nothing,
+        reject_file=reject_file,
+        force=force,
+        encoding=encoding,
+        fmt=fmt,
     )
-    _bulk(ctx, source, options, progress, fmt)
 
 
 @app.command("csv")
@@ -255,8 +250,15 @@ def csv_file(
     """Import one CSV FILE into TABLE."""
     table_spec(table)
     state = get_state(ctx)
-    options = _options(
-        batch_size, validate, dry_run, strict, all_or_nothing, reject_file, force, encoding
+    options = ImportOptions(
+        batch_size=batch_size,
+        validate=validate,
+        dry_run=dry_run,
+        strict=strict,
+        all_or_nothing=all_or_nothing,
+        reject_file=reject_file,
+        force=force,
+        encoding=encoding,
     )
     db = state.database()
     with _progress(state, progress, fmt) as callback:
