@@ -116,6 +116,9 @@ class Settings(BaseSettings):
         default=False, validation_alias=AliasChoices("ENABLE_SQL_LOGGING")
     )
     rls_anon_read: bool = Field(default=False, validation_alias=AliasChoices("RLS_ANON_READ"))
+    search_glossary_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("SEARCH_GLOSSARY_FILE")
+    )
     embedded_dir: Path | None = Field(
         default=None, validation_alias=AliasChoices("SENTINEL_DB_EMBEDDED_DIR")
     )

@@ -7,12 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
     Computed,
     DateTime,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     func,
     text,
@@ -28,13 +32,22 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# Each field gets its own weight label (ranking maps labels to field weights); "/" and "_"
+# split words, so "passwords/passphrases" and "IDS/IPS" index both halves.
 CONTROL_SEARCH_EXPRESSION = (
-    "to_tsvector('english'::regconfig, "
-    "(((control_id)::text || ' '::text) || COALESCE(requirement, ''::text)) || ' '::text || chunk)"
+    "setweight(to_tsvector('english', control_id), 'A')"
+    " || setweight(to_tsvector('english', regexp_replace(chunk, '[/_]+', ' ', 'g')), 'B')"
+    " || setweight(to_tsvector('english',"
+    " regexp_replace(coalesce(requirement, ''), '[/_]+', ' ', 'g')), 'C')"
+    " || setweight(to_tsvector('english',"
+    " regexp_replace(coalesce(metadata ->> 'control_category', ''), '[-/_]+', ' ', 'g')), 'D')"
 )
 RULE_SEARCH_EXPRESSION = (
-    "to_tsvector('english'::regconfig, "
-    "((replace((config_rule)::text, '-'::text, ' '::text) || ' '::text) || chunk))"
+    "setweight(to_tsvector('english', regexp_replace(config_rule, '[-_]+', ' ', 'g')), 'A')"
+    " || setweight(to_tsvector('english', regexp_replace(chunk, '[/_]+', ' ', 'g')), 'B')"
+    " || setweight(to_tsvector('english', regexp_replace(regexp_replace("
+    "coalesce(metadata ->> 'resource_types', ''), '([a-z])([A-Z])', '\\1 \\2', 'g'),"
+    " '[^a-zA-Z0-9]+', ' ', 'g')), 'C')"
 )
 
 
@@ -156,6 +169,34 @@ class ImportRun(Base):
     sentinel_version: Mapped[str] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_import_runs_table_name_started_at", "table_name", "started_at"),)
+
+
+BOOKKEEPING_SCHEMA = "sentinel_db"
+
+
+def _search_statistics(table: str) -> tuple[Table, Table]:
+    """The term-statistics tables that triggers keep for ``table``'s search column."""
+    terms = Table(
+        f"{table}_search_terms",
+        Base.metadata,
+        Column("term", Text, primary_key=True),
+        Column("df", Integer, nullable=False),
+        schema=BOOKKEEPING_SCHEMA,
+    )
+    totals = Table(
+        f"{table}_search_totals",
+        Base.metadata,
+        Column("singleton", Boolean, primary_key=True, server_default=text("true")),
+        Column("docs", BigInteger, nullable=False),
+        Column("lexemes", BigInteger, nullable=False),
+        schema=BOOKKEEPING_SCHEMA,
+    )
+    return terms, totals
+
+
+SEARCH_STATISTICS: dict[str, tuple[Table, Table]] = {
+    t: _search_statistics(t) for t in ("pci_dss_controls", "aws_config_rules_guidance")
+}
 
 
 REFERENCE_TABLES: tuple[str, ...] = (

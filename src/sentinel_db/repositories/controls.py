@@ -10,7 +10,14 @@ from sentinel_db.models import PciControl
 from sentinel_db.records import PciControl as PciControlRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
-from sentinel_db.repositories.search import MAX_CANDIDATES, ranked_search
+from sentinel_db.repositories.search import (
+    CONTROL_FIELDS,
+    SearchResult,
+    SearchTable,
+    ranked_search,
+)
+from sentinel_db.search.glossary import Glossary
+from sentinel_db.search.query import parse_query
 
 # Spelled as literals, not bound parameters: only then does the planner match the
 # expression indexes ix_pci_dss_controls_requirements_id / _control_category, even
@@ -70,21 +77,34 @@ class PciControlRepository(Repository[PciControl]):
         )
         return list(self._run("read pci_dss_controls", stmt).scalars())
 
-    def search(
-        self, text: str, limit: int = 10, *, candidates: int = MAX_CANDIDATES
-    ) -> list[SearchHit[PciControlRecord]]:
-        """Ranked full-text search over control id, requirement and text."""
+    def search_results(
+        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+    ) -> SearchResult[PciControlRecord]:
+        """The best controls for ``text`` (a question or keywords), with match counts."""
         return ranked_search(
             self.session,
-            model=PciControl,
-            key=PciControl.control_id,
-            snippet_of=PciControl.chunk,
+            source=_SEARCH,
             record_type=PciControlRecord,
             text=text,
             limit=limit,
-            candidates=candidates,
+            named=parse_query(text).control_ids,
+            glossary=glossary,
         )
+
+    def search(
+        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+    ) -> list[SearchHit[PciControlRecord]]:
+        """The best controls for ``text``, best first, each with a highlighted snippet."""
+        return self.search_results(text, limit, glossary=glossary).hits
 
     def search_by_content(self, text: str, limit: int = 10) -> list[SearchHit[PciControlRecord]]:
         """Same as :meth:`search` (the name existing services call)."""
         return self.search(text, limit)
+
+
+_SEARCH = SearchTable(
+    table=PciControl.__table__,  # type: ignore[arg-type]
+    key="control_id",
+    snippet="chunk",
+    fields=CONTROL_FIELDS,
+)

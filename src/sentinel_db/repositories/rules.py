@@ -8,7 +8,14 @@ from sentinel_db.models import AwsConfigRule
 from sentinel_db.records import AwsConfigRule as AwsConfigRuleRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
-from sentinel_db.repositories.search import MAX_CANDIDATES, ranked_search
+from sentinel_db.repositories.search import (
+    RULE_FIELDS,
+    SearchResult,
+    SearchTable,
+    ranked_search,
+)
+from sentinel_db.search.glossary import Glossary
+from sentinel_db.search.query import parse_query
 
 
 class AwsConfigRuleRepository(Repository[AwsConfigRule]):
@@ -46,17 +53,30 @@ class AwsConfigRuleRepository(Repository[AwsConfigRule]):
         )
         return list(self._run("read guidance", stmt).scalars())
 
-    def search(
-        self, text: str, limit: int = 10, *, candidates: int = MAX_CANDIDATES
-    ) -> list[SearchHit[AwsConfigRuleRecord]]:
-        """Ranked full-text search over rule name and guidance text."""
+    def search_results(
+        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+    ) -> SearchResult[AwsConfigRuleRecord]:
+        """The best rules for ``text`` (a question or keywords), with match counts."""
         return ranked_search(
             self.session,
-            model=AwsConfigRule,
-            key=AwsConfigRule.config_rule,
-            snippet_of=AwsConfigRule.chunk,
+            source=_SEARCH,
             record_type=AwsConfigRuleRecord,
             text=text,
             limit=limit,
-            candidates=candidates,
+            named=parse_query(text).rule_names,
+            glossary=glossary,
         )
+
+    def search(
+        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+    ) -> list[SearchHit[AwsConfigRuleRecord]]:
+        """The best rules for ``text``, best first, each with a highlighted snippet."""
+        return self.search_results(text, limit, glossary=glossary).hits
+
+
+_SEARCH = SearchTable(
+    table=AwsConfigRule.__table__,  # type: ignore[arg-type]
+    key="config_rule",
+    snippet="chunk",
+    fields=RULE_FIELDS,
+)
