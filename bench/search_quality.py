@@ -169,9 +169,9 @@ def _evaluate(
                 ranked = rank(session, item["table"], item["question"])
                 h1, h5, rr = _score(ranked, item["answers"])
                 results[(ranker, item["table"])].append((h1, h5, rr, int(not ranked)))
-                if verbose and ranker == "sentinel-db" and not h5:
+                if verbose and ranker == "sentinel-db" and not h1:
                     print(
-                        f"  miss: {item['question']!r} wants {item['answers']}, got {ranked[:5]}",
+                        f"  {'near' if h5 else 'miss'}: {item['question']!r} wants {item['answers']}, got {ranked[:5]}",
                         file=sys.stderr,
                     )
     return results

@@ -1,7 +1,8 @@
 """aws_config_rules_guidance: weighted search text and term statistics for relevance ranking.
 
 Fields weigh A rule name (hyphens split), B guidance text, C the resource types named in
-``metadata.resource_types`` (``AWS::EC2::SecurityGroup`` reads as ``AWS EC2 Security Group``).
+``metadata.resource_types`` (``AWS::EC2::SecurityGroup`` reads as ``AWS EC2 Security Group``), D the control ids in
+``metadata.control_ids`` (so "rules for 8.3" finds the rules mapped to it).
 Term statistics as for controls (revision 0020).
 
 Revision ID: 0021
@@ -27,6 +28,8 @@ _NEW = (
     " || setweight(to_tsvector('english', regexp_replace(regexp_replace("
     "coalesce(metadata ->> 'resource_types', ''), '([a-z])([A-Z])', '\\1 \\2', 'g'),"
     " '[^a-zA-Z0-9]+', ' ', 'g')), 'C')"
+    " || setweight(to_tsvector('english', translate(coalesce(metadata ->> 'control_ids', ''),"
+    " '[]\",', '    ')), 'D')"
 )
 _OLD = (
     "to_tsvector('english'::regconfig, "

@@ -48,6 +48,8 @@ RULE_SEARCH_EXPRESSION = (
     " || setweight(to_tsvector('english', regexp_replace(regexp_replace("
     "coalesce(metadata ->> 'resource_types', ''), '([a-z])([A-Z])', '\\1 \\2', 'g'),"
     " '[^a-zA-Z0-9]+', ' ', 'g')), 'C')"
+    " || setweight(to_tsvector('english', translate(coalesce(metadata ->> 'control_ids', ''),"
+    " '[]\",', '    ')), 'D')"
 )
 
 

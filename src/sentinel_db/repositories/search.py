@@ -41,6 +41,8 @@ MAX_LIMIT = 1000
 EXACT_ROWS = 10_000
 CANDIDATE_BUDGET = 2_000
 EXPANSION_WEIGHT = 0.6
+PAIR_WEIGHT = 0.5
+PARENT_SHARE = 0.0
 K1 = 1.2
 B = 0.75
 # Text split the way the indexed text is (revisions 0020/0021): "/" and "_" separate words.
@@ -58,20 +60,29 @@ class FieldWeights:
 
 
 CONTROL_FIELDS = FieldWeights(a=2.0, b=1.0, c=0.4, d=0.4)  # id, text, requirement, section
-RULE_FIELDS = FieldWeights(a=2.0, b=1.0, c=0.5, d=0.0)  # name, guidance, resource types
+RULE_FIELDS = FieldWeights(a=2.0, b=1.0, c=0.5, d=0.5)  # name, guidance, resources, controls
 
 
 @dataclass(frozen=True)
-class Term:
-    """One lexeme of the query, its weight, and how many rows hold it."""
+class Signal:
+    """One thing a row can match: a lexeme, or a glossary phrase whose words must be adjacent.
 
-    lexeme: str
+    ``match`` is its tsquery text. A phrase's document frequency is taken as that of its
+    rarest word (it cannot be more common), so its idf errs low.
+    """
+
+    match: str
     weight: float
     df: int
+    lexeme: str | None = None
 
     def idf(self, docs: int) -> float:
         """BM25's inverse document frequency (never negative)."""
         return math.log(1.0 + (docs - self.df + 0.5) / (self.df + 0.5))
+
+    def scale(self, docs: int) -> float:
+        """Weight times idf times (k1 + 1): the numerator of its BM25 term."""
+        return self.weight * self.idf(docs) * (K1 + 1)
 
 
 @dataclass(frozen=True)
@@ -103,52 +114,56 @@ class SearchResult(Generic[RecordT]):
         return f"no {noun} matches any of: {listed}{filters}"
 
 
-def _tsquery_literal(lexemes: Sequence[str]) -> str:
-    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in lexemes)
-    return " | ".join(quoted)
+def _quoted(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _pieces(parsed: ParsedQuery, glossary: Glossary) -> tuple[list[str], list[float], list[bool]]:
-    texts = [parsed.ranking_text]
-    weights = [1.0]
-    shared = [False]
-    for expansion in glossary.expand(parsed.ranking_text):
+def _any_of(signals: Sequence[Signal]) -> str:
+    return " | ".join(f"({s.match})" for s in signals)
+
+
+def _pieces(parsed: ParsedQuery, glossary: Glossary) -> tuple[list[str], list[float]]:
+    """The typed text, then neighbouring word pairs, then glossary expansions, with weights."""
+    texts = [parsed.ranking_text, *parsed.pairs]
+    weights = [1.0] + [PAIR_WEIGHT] * len(parsed.pairs)
+    for expansion in glossary.expand(parsed.glossary_text):
         texts.append(expansion)
         weights.append(EXPANSION_WEIGHT)
-        shared.append(True)
-    return texts, weights, shared
+    return texts, weights
 
 
+# One row per piece of the query (the typed text first, then each glossary expansion): its
+# lexemes with their document frequencies, and the piece as a phrase query.
 _TERMS_SQL = """
 WITH pieces AS (
-    SELECT p.i, p.txt, p.weight, p.shared
-    FROM unnest(CAST(:texts AS text[]), CAST(:weights AS float8[]), CAST(:shared AS boolean[]))
-         WITH ORDINALITY AS p(txt, weight, shared, i)
-), lexemes AS (
-    SELECT u.lexeme,
-           CASE WHEN p.shared THEN p.weight / count(*) OVER (PARTITION BY p.i)
-                ELSE p.weight END AS weight
-    FROM pieces p
-    CROSS JOIN LATERAL unnest(to_tsvector('english', {split})) AS u
+    SELECT p.i, p.weight, {split} AS txt
+    FROM unnest(CAST(:texts AS text[]), CAST(:weights AS float8[]))
+         WITH ORDINALITY AS p(txt, weight, i)
 )
-SELECT l.lexeme, max(l.weight) AS weight, coalesce(max(s.df), 0) AS df,
+SELECT p.i, p.weight, phraseto_tsquery('english', p.txt)::text AS phrase,
+       array_agg(u.lexeme ORDER BY u.lexeme) AS lexemes,
+       array_agg(coalesce(s.df, 0) ORDER BY u.lexeme) AS dfs,
        (SELECT docs FROM {totals}) AS docs, (SELECT lexemes FROM {totals}) AS total
-FROM lexemes l LEFT JOIN {terms} s ON s.term = l.lexeme
-GROUP BY l.lexeme
-ORDER BY l.lexeme
+FROM pieces p
+CROSS JOIN LATERAL unnest(to_tsvector('english', p.txt)) AS u
+LEFT JOIN {terms} s ON s.term = u.lexeme
+GROUP BY p.i, p.weight, p.txt
+ORDER BY p.i
 """
 
 _RANK_SQL = """
 WITH q AS (
     SELECT * FROM unnest(CAST(:lexemes AS text[]), CAST(:scale AS float8[])) AS q(term, scale)
+), pq AS (
+    SELECT * FROM unnest(CAST(:phrases AS tsquery[]), CAST(:phrase_scale AS float8[]))
+        AS pq(query, scale)
 ), candidates AS MATERIALIZED (
-    SELECT t.id, t.{key} AS key, t.search_vector AS vector
+    SELECT t.id, t.{key} AS key, t.search_vector AS vector,
+           :k1 * (1 - :b + :b * length(t.search_vector) / :avg_length) AS norm
     FROM {table} t
     WHERE t.search_vector @@ CAST(:gather AS tsquery){filters}
-), scored AS (
-    SELECT c.id, c.key,
-           sum(q.scale * f.tf / (f.tf + :k1 * (1 - :b + :b * length(c.vector) / :avg_length)))
-               AS score
+), parts AS (
+    SELECT c.id, c.key, q.scale * f.tf / (f.tf + c.norm) AS part
     FROM candidates c
     CROSS JOIN LATERAL unnest(c.vector) AS u
     JOIN q ON q.term = u.lexeme
@@ -157,7 +172,14 @@ WITH q AS (
                AS tf
         FROM unnest(u.weights) AS w
     ) f
-    GROUP BY c.id, c.key
+    UNION ALL
+    SELECT c.id, c.key, pq.scale / (1 + c.norm)
+    FROM candidates c JOIN pq ON c.vector @@ pq.query
+), own AS (
+    SELECT id, key, sum(part) AS score FROM parts GROUP BY id, key
+), scored AS (
+    SELECT o.id, o.key, o.score + :parent_share * coalesce(p.score, 0) AS score
+    FROM own o LEFT JOIN own p ON p.key = {parent}
 ), top AS (
     SELECT id, score, key = ANY (CAST(:named AS text[])) AS named,
            count(*) OVER () AS matched
@@ -167,7 +189,7 @@ WITH q AS (
     LIMIT :limit
 )
 SELECT t.*, top.score, top.named, top.matched,
-       ts_headline('english', t.{snippet}, CAST(:gather_all AS tsquery), :headline) AS snippet
+       ts_headline('english', t.{snippet}, CAST(:highlight AS tsquery), :headline) AS snippet
 FROM top JOIN {table} t ON t.id = top.id
 ORDER BY top.named DESC, top.score DESC, t.{key}
 """
@@ -181,6 +203,7 @@ class SearchTable:
     key: str
     snippet: str
     fields: FieldWeights
+    parent: str | None = None
 
 
 def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
@@ -197,6 +220,52 @@ def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
         )
         params[f"not{i}"] = word
     return "".join(clauses), params
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    typed: tuple[str, ...]
+    signals: list[Signal]
+    docs: int
+    avg_length: float
+
+
+def _analyse(
+    session: Session, source: SearchTable, parsed: ParsedQuery, glossary: Glossary
+) -> _Analysis:
+    """The query's signals with their document frequencies, and the table's totals."""
+    terms_table, totals_table = SEARCH_STATISTICS[source.table.name]
+    texts, weights = _pieces(parsed, glossary)
+    rows = session.execute(
+        text_sql(
+            _TERMS_SQL.format(
+                split=_SPLIT.format("p.txt"),
+                terms=f"{terms_table.schema}.{terms_table.name}",
+                totals=f"{totals_table.schema}.{totals_table.name}",
+            )
+        ),
+        {"texts": texts, "weights": weights},
+    ).all()
+    if not rows:
+        return _Analysis(typed=(), signals=[], docs=0, avg_length=1.0)
+    docs = int(rows[0].docs or 0)
+    avg_length = max(1.0, float(rows[0].total or 0) / max(1, docs))
+    by_lexeme: dict[str, Signal] = {}
+    phrases: dict[str, Signal] = {}
+    typed: tuple[str, ...] = ()
+    for row in rows:
+        pairs = list(zip(row.lexemes, row.dfs, strict=True))
+        if row.i == 1:
+            typed = tuple(row.lexemes)
+        if row.i == 1 or len(pairs) == 1:
+            for lexeme, df in pairs:
+                known = by_lexeme.get(lexeme)
+                if df > 0 and (known is None or known.weight < row.weight):
+                    by_lexeme[lexeme] = Signal(_quoted(lexeme), row.weight, df, lexeme)
+        elif all(df > 0 for _, df in pairs) and row.phrase not in phrases:
+            phrases[row.phrase] = Signal(row.phrase, row.weight, min(df for _, df in pairs))
+    signals = [*by_lexeme.values(), *phrases.values()]
+    return _Analysis(typed=typed, signals=signals, docs=docs, avg_length=avg_length)
 
 
 def ranked_search(
@@ -218,56 +287,51 @@ def ranked_search(
         raise UsageError(f"search limit must be between 1 and {MAX_LIMIT}")
     parsed = parse_query(text)
     glossary = glossary if glossary is not None else default_glossary()
-    terms_table, totals_table = SEARCH_STATISTICS[source.table.name]
-    texts, weights, shared = _pieces(parsed, glossary)
-    rows = session.execute(
-        text_sql(
-            _TERMS_SQL.format(
-                split=_SPLIT.format("p.txt"),
-                terms=f"{terms_table.schema}.{terms_table.name}",
-                totals=f"{totals_table.schema}.{totals_table.name}",
-            )
-        ),
-        {"texts": texts, "weights": weights, "shared": shared},
-    ).all()
-    typed = tuple(r.lexeme for r in rows if r.weight >= 1.0)
-    found = [Term(r.lexeme, float(r.weight), int(r.df)) for r in rows if r.df > 0]
-    docs = int(rows[0].docs or 0) if rows else 0
-    if not found or docs == 0:
-        return SearchResult(hits=[], matched=0, exact=True, terms=typed, query=parsed)
-    avg_length = max(1.0, float(rows[0].total or 0) / docs)
-    # Rarest first: each term's best possible contribution is weight * idf * (k1 + 1).
-    found.sort(key=lambda t: (-t.weight * t.idf(docs), t.lexeme))
-    gather = found
+    analysis = _analyse(session, source, parsed, glossary)
+    docs = analysis.docs
+    # Strongest first: a signal's best possible contribution is its scale times the largest
+    # field weight (a term saturates at k1 + 1 however often it occurs).
+    signals = sorted(analysis.signals, key=lambda s: (-s.scale(docs), s.match))
+    if not signals or docs == 0:
+        return SearchResult(hits=[], matched=0, exact=True, terms=analysis.typed, query=parsed)
+    gather = signals
     if docs > EXACT_ROWS:
-        budget = 0
-        gather = []
-        for term in found:
-            if gather and budget + term.df > CANDIDATE_BUDGET:
+        gather, budget = [], 0
+        for signal in signals:
+            if gather and budget + signal.df > CANDIDATE_BUDGET:
                 break
-            gather.append(term)
-            budget += term.df
+            gather.append(signal)
+            budget += signal.df
     filters, filter_params = _filters(parsed)
     fields = source.fields
+    lexemes = [s for s in signals if s.lexeme is not None]
+    phrases = [s for s in signals if s.lexeme is None]
     statement = _RANK_SQL.format(
-        table=source.table.name, key=source.key, snippet=source.snippet, filters=filters
+        table=source.table.name,
+        key=source.key,
+        snippet=source.snippet,
+        filters=filters,
+        parent=source.parent or "NULL",
     )
     result = (
         session.execute(
             text_sql(statement),
             {
-                "lexemes": [t.lexeme for t in found],
-                "scale": [t.weight * t.idf(docs) * (K1 + 1) for t in found],
-                "gather": _tsquery_literal([t.lexeme for t in gather]),
-                "gather_all": _tsquery_literal([t.lexeme for t in found]),
+                "lexemes": [s.lexeme for s in lexemes],
+                "scale": [s.scale(docs) for s in lexemes],
+                "phrases": [s.match for s in phrases],
+                "phrase_scale": [s.scale(docs) for s in phrases],
+                "gather": _any_of(gather),
+                "highlight": _any_of(signals),
                 "k1": K1,
                 "b": B,
-                "avg_length": avg_length,
+                "avg_length": analysis.avg_length,
                 "wa": fields.a,
                 "wb": fields.b,
                 "wc": fields.c,
                 "wd": fields.d,
                 "named": list(named),
+                "parent_share": PARENT_SHARE if source.parent else 0.0,
                 "limit": limit,
                 "headline": _HEADLINE_OPTIONS,
                 **filter_params,
@@ -285,10 +349,11 @@ def ranked_search(
         for row in result
     ]
     matched = int(result[0]["matched"]) if result else 0
-    left_out = found[len(gather) :]
-    bound = sum(t.weight * t.idf(docs) * (K1 + 1) * max(fields.a, fields.b) for t in left_out)
+    left_out = signals[len(gather) :]
+    heaviest = max(fields.a, fields.b, fields.c, fields.d, 1.0)
+    bound = sum(s.scale(docs) * heaviest for s in left_out)
     exact = not left_out or (len(hits) == limit and hits[-1].rank >= bound)
-    return SearchResult(hits=hits, matched=matched, exact=exact, terms=typed, query=parsed)
+    return SearchResult(hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed)
 
 
 def _record_fields(row: Any, table: Table) -> dict[str, Any]:

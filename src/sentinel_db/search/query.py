@@ -73,6 +73,17 @@ class ParsedQuery:
     fillers: tuple[str, ...] = field(default=())
 
     @property
+    def glossary_text(self) -> str:
+        """What the glossary looks at: the query as typed, less the excluded words."""
+        return _EXCLUDED.sub(" ", self.text.replace('"', " "))
+
+    @property
+    def pairs(self) -> list[str]:
+        """Neighbouring free words, whose appearing side by side in a row is a signal."""
+        words = self.words.split()
+        return [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+    @property
     def ranking_text(self) -> str:
         """Everything that ranks: the free words and the words of each phrase."""
         return " ".join((self.words, *self.phrases)).strip()
