@@ -116,13 +116,34 @@ def test_show_rule_lists_its_controls(shared_db: Database, capsys: Capsys) -> No
 
 
 def test_search_prints_ranked_highlighted_matches(shared_db: Database, capsys: Capsys) -> None:
-    result = run_cli(capsys, "data", "search", "password", "--limit", "3", "--format", "json")
+    result = run_cli(
+        capsys,
+        "data",
+        "search",
+        "which rules check that root has MFA?",
+        "--limit",
+        "3",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
-    hits = json.loads(result.stdout)
-    assert hits and all("«" in h["snippet"] for h in hits)
-    assert [h["rank"] for h in hits] == sorted((h["rank"] for h in hits), reverse=True)
+    body = json.loads(result.stdout)
+    controls, rules = body["results"]
+    assert controls["table"] == "pci_dss_controls" and controls["shown"] == 3
+    assert controls["matched"] >= controls["shown"] and controls["exact"] is True
+    hits = controls["hits"]
+    assert all("«" in h["snippet"] for h in hits)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    mapped = [r for h in hits for r in h["rules"]]
+    assert mapped and all(r["guidance"]["config_rule"] == r["rule"] for r in mapped)
+    assert {h["key"] for h in rules["hits"][:2]} == {
+        "root-account-mfa-enabled",
+        "root-account-hardware-mfa-enabled",
+    }
     table = run_cli(capsys, "data", "search", "encryption", "--table", "rules")
-    assert table.exit_code == 0 and "rule" in table.stdout
+    assert table.exit_code == 0 and "rules:" in table.stdout and "matched" in table.stdout
+    empty = run_cli(capsys, "data", "search", "zebra quokka", "--table", "controls")
+    assert empty.exit_code == 0 and "no control matches any of: zebra, quokka" in empty.output
 
 
 def test_clear_asks_and_keeps_rows_when_refused(shared_db: Database, capsys: Capsys) -> None:

@@ -158,9 +158,3 @@ def test_clear_tables_deletes_and_counts(loaded: Session) -> None:
     tables = resolve_tables("all")
     assert clear_tables(loaded, tables)["pci_dss_controls"] == 268
     assert set(count_rows(loaded, tables).values()) == {0}
-
-
-def test_search_ranks_at_most_the_candidate_cap(loaded: Session) -> None:
-    repo = PciControlRepository(loaded)
-    assert len(repo.search("cardholder", limit=10)) == 10
-    assert len(repo.search("cardholder", limit=10, candidates=3)) == 3

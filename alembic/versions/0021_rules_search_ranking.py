@@ -12,7 +12,6 @@ Create Date: 2026-12-01
 
 from collections.abc import Sequence
 
-from alembic import op
 from sentinel_db.search.ddl import SearchTextSpec, create_search_text, drop_search_text
 
 revision: str = "0021"

@@ -26,6 +26,7 @@ from sentinel_db.repositories import (
     PciControlRepository,
     Repository,
 )
+from sentinel_db.retrieval import Retrieval, RetrievedControl, retrieve
 
 try:
     __version__ = version("sentinel-db")
@@ -48,6 +49,8 @@ __all__ = [
     "PciControl",
     "PciControlRepository",
     "Repository",
+    "Retrieval",
+    "RetrievedControl",
     "SchemaDriftError",
     "SentinelDBError",
     "Settings",
@@ -56,4 +59,5 @@ __all__ = [
     "get_settings",
     "load_settings",
     "mask_url",
+    "retrieve",
 ]

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Computed,
     DateTime,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -188,7 +188,7 @@ def _search_statistics(table: str) -> tuple[Table, Table]:
     totals = Table(
         f"{table}_search_totals",
         Base.metadata,
-        Column("singleton", Boolean, primary_key=True, server_default=text("true")),
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
         Column("docs", BigInteger, nullable=False),
         Column("lexemes", BigInteger, nullable=False),
         schema=BOOKKEEPING_SCHEMA,

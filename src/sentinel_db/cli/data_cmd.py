@@ -35,6 +35,7 @@ from sentinel_db.repositories.tables import (
     repository_for,
     resolve_tables,
 )
+from sentinel_db.retrieval import search_tables
 from sentinel_db.seed import seed_sample_data
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
@@ -144,47 +145,67 @@ def _print_detail(detail: dict[str, Any]) -> None:
 @app.command()
 def search(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help='Words, "a phrase", or, -not.')],
+    query: Annotated[
+        str, typer.Argument(help='A question or keywords; "a phrase" must occur, -word must not.')
+    ],
     table: Annotated[SearchTable, typer.Option(help="Where to search.")] = SearchTable.all,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Results per table.")] = 10,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
         OutputFormat.table
     ),
 ) -> None:
-    """Ranked full-text search with a highlighted snippet."""
+    """Rank controls and rules by relevance to a question; controls come with their rules."""
     db = get_state(ctx).database()
-    rows: list[dict[str, Any]] = []
     with db.unit_of_work(read_only=True) as session:
-        if table in (SearchTable.controls, SearchTable.all):
-            for hit in PciControlRepository(session).search(query, limit):
-                rows.append(_hit("control", hit.record.control_id, hit.rank, hit.snippet))
-        if table in (SearchTable.rules, SearchTable.all):
-            for rule_hit in AwsConfigRuleRepository(session).search(query, limit):
-                rows.append(
-                    _hit("rule", rule_hit.record.config_rule, rule_hit.rank, rule_hit.snippet)
-                )
-    rows.sort(key=lambda r: -float(r["rank"]))
-    if fmt is not OutputFormat.table:
-        render(rows, fmt)
+        sections = search_tables(
+            session,
+            query,
+            controls=table in (SearchTable.controls, SearchTable.all),
+            rules=table in (SearchTable.rules, SearchTable.all),
+            limit=limit,
+        )
+    if fmt is OutputFormat.json:
+        print_json({"query": query, "results": sections})
         return
-    if not rows:
-        info("no matches")
+    if fmt is OutputFormat.csv:
+        render([row for section in sections for row in _flat_hits(section)], fmt)
         return
-    result = Table(title=f"{len(rows)} match(es) for {escape(query)}")
-    for name in ("kind", "key", "rank", "snippet"):
-        result.add_column(name)
-    for row in rows:
+    for section in sections:
+        _print_section(section)
+
+
+def _flat_hits(section: dict[str, Any]) -> list[dict[str, Any]]:
+    kind = "control" if section["table"] == PciControlRepository.model.__tablename__ else "rule"
+    return [
+        {"kind": kind, "key": hit["key"], "score": hit["score"], "snippet": hit["snippet"]}
+        for hit in section["hits"]
+    ]
+
+
+def _print_section(section: dict[str, Any]) -> None:
+    noun = "control" if section["table"] == PciControlRepository.model.__tablename__ else "rule"
+    if not section["hits"]:
+        info(section["message"])
+        return
+    shown = len(section["hits"])
+    note = "" if section["exact"] else " (best of the rows gathered through the rarest terms)"
+    result = Table(
+        title=f"{noun}s: {section['matched']} matched, {shown} shown{note}",
+        title_justify="left",
+    )
+    for name in ("key", "score", "snippet", *(["rules"] if noun == "control" else [])):
+        result.add_column(name, overflow="fold")
+    for hit in section["hits"]:
         snippet = (
-            escape(row["snippet"])
+            escape(hit["snippet"])
             .replace(HIGHLIGHT_START, "[bold yellow]")
             .replace(HIGHLIGHT_STOP, "[/bold yellow]")
         )
-        result.add_row(row["kind"], escape(row["key"]), f"{row['rank']:.3f}", snippet)
+        cells = [escape(hit["key"]), f"{hit['score']:.3f}", snippet]
+        if noun == "control":
+            cells.append(escape(", ".join(r["rule"] for r in hit["rules"])) or "-")
+        result.add_row(*cells)
     out.print(result)
-
-
-def _hit(kind: str, key: str, rank: float, snippet: str) -> dict[str, Any]:
-    return {"kind": kind, "key": key, "rank": round(rank, 6), "snippet": snippet}
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import or_, select, text
 
 from sentinel_db.models import PciAwsConfigMapping
@@ -59,20 +61,34 @@ class PciAwsConfigMappingRepository(Repository[PciAwsConfigMapping]):
 
         With ``with_guidance``, each rule carries its guidance row when the table has one.
         """
-        mapping = self.find_by_key(control_id)
-        if mapping is None:
-            return []
-        names = list(dict.fromkeys(n for n in map(rule_name_of, mapping.config_rules) if n))
-        guidance = AwsConfigRuleRepository(self.session).by_names(names) if with_guidance else {}
-        return [
-            MappedRule(
-                rule=name,
-                guidance=AwsConfigRuleRecord.model_validate(guidance[name])
-                if name in guidance
-                else None,
+        return self.rules_for_controls([control_id], with_guidance=with_guidance)[control_id]
+
+    def rules_for_controls(
+        self, control_ids: Sequence[str], *, with_guidance: bool = False
+    ) -> dict[str, list[MappedRule]]:
+        """:meth:`rules_for_control` for several controls in two queries (every id a key)."""
+        found: dict[str, list[str]] = {c: [] for c in control_ids}
+        if control_ids:
+            stmt = select(PciAwsConfigMapping).where(
+                PciAwsConfigMapping.control_id.in_(list(control_ids))
             )
-            for name in names
-        ]
+            for mapping in self._run("read mappings", stmt).scalars():
+                names = map(rule_name_of, mapping.config_rules)
+                found[mapping.control_id] = list(dict.fromkeys(n for n in names if n))
+        wanted = sorted({n for names in found.values() for n in names})
+        guidance = AwsConfigRuleRepository(self.session).by_names(wanted) if with_guidance else {}
+        return {
+            control_id: [
+                MappedRule(
+                    rule=name,
+                    guidance=AwsConfigRuleRecord.model_validate(guidance[name])
+                    if name in guidance
+                    else None,
+                )
+                for name in names
+            ]
+            for control_id, names in found.items()
+        }
 
     def controls_for_rule(self, rule: str) -> list[str]:
         """Control ids whose mapping names ``rule`` (as a string or under ``rule``/``rule_name``).

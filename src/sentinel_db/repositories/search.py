@@ -101,17 +101,14 @@ class SearchResult(Generic[RecordT]):
 
     def explain_empty(self, noun: str) -> str:
         """Why nothing came back, in one sentence."""
-        if not self.terms:
-            return (
-                "no searchable words in the query (common words such as 'how' or 'the' are ignored)"
-            )
-        listed = ", ".join(self.terms)
-        filters = (
-            " with the quoted phrases and -words given"
-            if self.query.phrases or self.query.excluded
-            else ""
-        )
-        return f"no {noun} matches any of: {listed}{filters}"
+        return explain_empty(noun, self.terms)
+
+
+def explain_empty(noun: str, terms: Sequence[str]) -> str:
+    """Why a search for ``terms`` (the query's stems) found no ``noun``."""
+    if not terms:
+        return "no searchable words in the query (common words such as 'how' or 'the' are ignored)"
+    return f"no {noun} matches any of: {', '.join(terms)}"
 
 
 def _quoted(lexeme: str) -> str:
@@ -141,9 +138,9 @@ WITH pieces AS (
          WITH ORDINALITY AS p(txt, weight, i)
 )
 SELECT p.i, p.weight, phraseto_tsquery('english', p.txt)::text AS phrase,
-       array_agg(u.lexeme ORDER BY u.lexeme) AS lexemes,
-       array_agg(coalesce(s.df, 0) ORDER BY u.lexeme) AS dfs,
-       (SELECT docs FROM {totals}) AS docs, (SELECT lexemes FROM {totals}) AS total
+       array_agg(u.lexeme ORDER BY u.positions[1], u.lexeme) AS lexemes,
+       array_agg(coalesce(s.df, 0) ORDER BY u.positions[1], u.lexeme) AS dfs,
+       (SELECT sum(docs) FROM {totals}) AS docs, (SELECT sum(lexemes) FROM {totals}) AS total
 FROM pieces p
 CROSS JOIN LATERAL unnest(to_tsvector('english', p.txt)) AS u
 LEFT JOIN {terms} s ON s.term = u.lexeme

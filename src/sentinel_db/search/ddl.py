@@ -8,7 +8,9 @@ For a table ``T`` with a ``search_vector`` column this creates, in schema ``sent
 the Data API never serves):
 
 * ``T_search_terms(term, df)``: how many rows contain each lexeme;
-* ``T_search_totals``: one row with the number of rows and their total length in lexemes;
+* ``T_search_totals``: rows whose sums are the number of rows and their total length in
+  lexemes (each write adds a row of its own, so concurrent writers never wait on one hot row;
+  a write that finds many rows folds them into one);
 * ``T_search_stats()``: a trigger function that keeps both exact from the transition tables of
   every INSERT, UPDATE, DELETE and TRUNCATE, in the writing transaction (so readers see figures
   consistent with the rows they see, and a rolled-back write leaves them as they were).
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from alembic import op
 
 SCHEMA = "sentinel_db"
+FOLD_AT = 64
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,13 @@ def _replace_column(spec: SearchTextSpec, expression: str) -> None:
 def _apply_delta(spec: SearchTextSpec, rows: str) -> str:
     """PL/pgSQL that adds ``rows`` (``vector, sign`` pairs) to the statistics."""
     return f"""
-    UPDATE {spec.totals} SET
-        docs = docs + coalesce((SELECT sum(sign) FROM ({rows}) r), 0),
-        lexemes = lexemes + coalesce((SELECT sum(sign * length(vector)) FROM ({rows}) r), 0);
+    INSERT INTO {spec.totals} (docs, lexemes)
+    SELECT coalesce(sum(sign), 0), coalesce(sum(sign * length(vector)), 0) FROM ({rows}) r;
+    IF (SELECT count(*) FROM {spec.totals}) > {FOLD_AT} THEN
+        WITH folded AS (DELETE FROM {spec.totals} RETURNING docs, lexemes)
+        INSERT INTO {spec.totals} (docs, lexemes)
+        SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
+    END IF;
     WITH delta AS (
         SELECT u.lexeme AS term, sum(r.sign)::integer AS change
         FROM ({rows}) r CROSS JOIN LATERAL unnest(r.vector) AS u
@@ -88,8 +95,8 @@ def _create_statistics(spec: SearchTextSpec) -> None:
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     op.execute(f"CREATE TABLE {spec.terms} (term text PRIMARY KEY, df integer NOT NULL)")
     op.execute(
-        f"CREATE TABLE {spec.totals} (singleton boolean PRIMARY KEY DEFAULT true "
-        "CHECK (singleton), docs bigint NOT NULL, lexemes bigint NOT NULL)"
+        f"CREATE TABLE {spec.totals} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "docs bigint NOT NULL, lexemes bigint NOT NULL)"
     )
     op.execute(
         f"INSERT INTO {spec.terms} (term, df) SELECT u.lexeme, count(*) "
@@ -103,8 +110,7 @@ def _create_statistics(spec: SearchTextSpec) -> None:
     deleted = "SELECT search_vector AS vector, -1 AS sign FROM old_rows"
     # Rows whose text did not change cancel out, so an UPDATE of metadata costs little.
     updated = f"{inserted} UNION ALL {deleted}"
-    # The totals row is updated first: it serialises writers of this table's statistics, so
-    # two concurrent writers can never lock terms in opposite orders.
+    # Terms are upserted in lexeme order, so two writers lock shared terms in the same order.
     op.execute(
         f"""CREATE FUNCTION {spec.function}() RETURNS trigger
 LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $fn$
@@ -113,7 +119,7 @@ DECLARE
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM {spec.terms};
-        UPDATE {spec.totals} SET docs = 0, lexemes = 0;
+        DELETE FROM {spec.totals};
     ELSIF TG_OP = 'INSERT' THEN{_apply_delta(spec, inserted)}
     ELSIF TG_OP = 'DELETE' THEN{_apply_delta(spec, deleted)}
     ELSE{_apply_delta(spec, updated)}

@@ -72,12 +72,15 @@ class Glossary:
             step = 1
             for entry, group in index:
                 end = position + len(entry)
-                if entry and end <= len(words):
-                    if all(
+                if (
+                    entry
+                    and end <= len(words)
+                    and all(
                         _same_word(w, e) for w, e in zip(words[position:end], entry, strict=True)
-                    ):
-                        found.append((" ".join(entry), group))
-                        step = max(step, len(entry))
+                    )
+                ):
+                    found.append((" ".join(entry), group))
+                    step = max(step, len(entry))
             position += step
         return found
 

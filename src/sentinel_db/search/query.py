@@ -8,6 +8,7 @@ word the text search ignores. Control ids (``8.3.6``, ``A3.2.1``) and AWS Config
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -81,7 +82,7 @@ class ParsedQuery:
     def pairs(self) -> list[str]:
         """Neighbouring free words, whose appearing side by side in a row is a signal."""
         words = self.words.split()
-        return [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        return [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
     @property
     def ranking_text(self) -> str:

@@ -1,0 +1,148 @@
+"""One call for a retrieval service: the controls that answer a question, with their evidence.
+
+``retrieve(session, question, k)`` ranks controls for the question (see
+:mod:`sentinel_db.repositories.search`) and attaches to each the AWS Config rules mapped to it,
+with their guidance: the context a RAG prompt or an evidence collector needs, as typed records
+that also dump to JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from sentinel_db.records import MappedRule, PciControl
+from sentinel_db.repositories.controls import PciControlRepository
+from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
+from sentinel_db.repositories.rules import AwsConfigRuleRepository
+from sentinel_db.repositories.search import explain_empty
+from sentinel_db.search.glossary import Glossary
+
+
+class RetrievedControl(BaseModel):
+    """A control that answers the question: its score, a highlighted snippet, its rules."""
+
+    model_config = ConfigDict(frozen=True)
+
+    control: PciControl
+    score: float
+    snippet: str
+    rules: list[MappedRule]
+
+
+class Retrieval(BaseModel):
+    """The answer to one question: the best controls, best first, and how many matched."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    matched: int
+    exact: bool
+    terms: list[str]
+    controls: list[RetrievedControl]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible dict (ids as strings)."""
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        """Compact JSON text."""
+        return self.model_dump_json()
+
+
+def retrieve(
+    session: Session,
+    question: str,
+    k: int = 5,
+    *,
+    with_guidance: bool = True,
+    glossary: Glossary | None = None,
+) -> Retrieval:
+    """The ``k`` controls that best answer ``question``, each with its mapped rules.
+
+    Raises:
+        UsageError: ``k`` is out of range.
+    """
+    result = PciControlRepository(session).search_results(question, k, glossary=glossary)
+    ids = [hit.record.control_id for hit in result.hits]
+    rules = PciAwsConfigMappingRepository(session).rules_for_controls(
+        ids, with_guidance=with_guidance
+    )
+    return Retrieval(
+        question=question,
+        matched=result.matched,
+        exact=result.exact,
+        terms=list(result.terms),
+        controls=[
+            RetrievedControl(
+                control=hit.record,
+                score=hit.rank,
+                snippet=hit.snippet,
+                rules=rules[hit.record.control_id],
+            )
+            for hit in result.hits
+        ],
+    )
+
+
+def search_tables(
+    session: Session, query: str, *, controls: bool = True, rules: bool = True, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Search controls (with their mapped rules) and rules; one JSON-ready section per table.
+
+    Each section has ``table``, ``matched`` (rows matching any query term), ``shown``, ``exact``,
+    ``terms`` (the query's searchable words, as stems), ``message`` (why nothing matched, when
+    nothing did) and ``hits`` (``key``, ``score``, ``snippet``, ``record``, and for controls
+    ``rules``: each mapped rule with its guidance record or null).
+
+    Raises:
+        UsageError: ``limit`` is out of range.
+    """
+    sections: list[dict[str, Any]] = []
+    if controls:
+        found = retrieve(session, query, limit)
+        result = {
+            "table": PciControlRepository.model.__tablename__,
+            "matched": found.matched,
+            "shown": len(found.controls),
+            "exact": found.exact,
+            "terms": found.terms,
+            "message": None,
+            "hits": [
+                {
+                    "key": hit.control.control_id,
+                    "score": round(hit.score, 6),
+                    "snippet": hit.snippet,
+                    "record": hit.control.to_dict(),
+                    "rules": [r.model_dump(mode="json") for r in hit.rules],
+                }
+                for hit in found.controls
+            ],
+        }
+        if not found.controls:
+            result["message"] = explain_empty("control", found.terms)
+        sections.append(result)
+    if rules:
+        rule_result = AwsConfigRuleRepository(session).search_results(query, limit)
+        sections.append(
+            {
+                "table": AwsConfigRuleRepository.model.__tablename__,
+                "matched": rule_result.matched,
+                "shown": len(rule_result.hits),
+                "exact": rule_result.exact,
+                "terms": list(rule_result.terms),
+                "message": None if rule_result.hits else rule_result.explain_empty("rule"),
+                "hits": [
+                    {
+                        "key": hit.record.config_rule,
+                        "score": round(hit.rank, 6),
+                        "snippet": hit.snippet,
+                        "record": hit.record.to_dict(),
+                    }
+                    for hit in rule_result.hits
+                ],
+            }
+        )
+    return sections

@@ -1,0 +1,267 @@
+"""Relevance-ranked search: tokenisation, glossary, ranking, web syntax, hostile input, statistics."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from sentinel_db import AwsConfigRuleRepository, PciControlRepository, retrieve
+from sentinel_db.errors import ConfigError
+from sentinel_db.models import SEARCH_STATISTICS
+from sentinel_db.repositories import PciAwsConfigMappingRepository
+from sentinel_db.search.glossary import Glossary, load_glossary_file
+
+CONTROLS = [
+    (
+        "8.2.3",
+        "Identify users",
+        "Passwords/passphrases must contain both numeric and alphabetic characters.",
+    ),
+    (
+        "8.3.1",
+        "Identify users",
+        "Multi-factor authentication is required for all remote network access.",
+    ),
+    (
+        "8.3.6",
+        "Identify users",
+        "Require a minimum length of at least twelve characters for user secrets.",
+    ),
+    ("10.7", "Track and monitor access", "Retain audit trail history for at least one year."),
+    (
+        "11.4",
+        "Test security",
+        "Use IDS/IPS techniques to detect and prevent intrusions into the network.",
+    ),
+    ("3.2", "Protect stored data", "Do not store CHD/SAD after authorization, even if encrypted."),
+    ("1.1", "Install firewalls", "Firewall and router configuration standards are reviewed."),
+    (
+        "12.6",
+        "Maintain a policy",
+        "Implement a formal security awareness program for all personnel.",
+    ),
+    (
+        "12.1",
+        "Maintain a policy",
+        "Publish a security policy; review the security policy annually.",
+    ),
+]
+RULES = [
+    (
+        "s3-bucket-public-read-prohibited",
+        "Checks that your S3 buckets do not allow public read access.",
+        ["1.1"],
+    ),
+    ("iam-user-mfa-enabled", "Checks whether IAM users have MFA enabled.", ["8.3.1"]),
+    (
+        "restricted-ssh",
+        "Checks whether security groups allow unrestricted incoming SSH traffic.",
+        ["1.1"],
+    ),
+]
+
+
+def _control(control_id: str, requirement: str, chunk: str) -> dict[str, Any]:
+    return {
+        "control_id": control_id,
+        "requirement": requirement,
+        "chunk": chunk,
+        "metadata": {"requirements_id": control_id.split(".")[0], "control_category": "test"},
+    }
+
+
+@pytest.fixture
+def corpus(session: Session) -> Session:
+    PciControlRepository(session).upsert_many([_control(*row) for row in CONTROLS])
+    AwsConfigRuleRepository(session).upsert_many(
+        [
+            {"config_rule": name, "chunk": chunk, "metadata": {"control_ids": ids}}
+            for name, chunk, ids in RULES
+        ]
+    )
+    PciAwsConfigMappingRepository(session).upsert_many(
+        [{"control_id": "8.3.1", "config_rules": [{"rule": "iam-user-mfa-enabled"}]}]
+    )
+    return session
+
+
+def _ids(session: Session, query: str, limit: int = 10, **kwargs: Any) -> list[str]:
+    return [
+        h.record.control_id for h in PciControlRepository(session).search(query, limit, **kwargs)
+    ]
+
+
+def test_a_question_finds_rows_matching_any_of_its_words(corpus: Session) -> None:
+    assert _ids(corpus, "how long should we retain audit logs?")[0] == "10.7"
+    assert _ids(corpus, "what is the minimum length for passwords")[:2] == ["8.3.6", "8.2.3"] or (
+        set(_ids(corpus, "what is the minimum length for passwords")[:2]) == {"8.3.6", "8.2.3"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("password", "8.2.3"), ("passphrases", "8.2.3"), ("IPS", "11.4"), ("SAD", "3.2")],
+)
+def test_slashed_words_are_indexed_one_by_one(corpus: Session, query: str, expected: str) -> None:
+    assert expected in _ids(corpus, query)
+
+
+def test_hyphenated_rule_names_match_their_words_and_a_named_rule_comes_first(
+    corpus: Session,
+) -> None:
+    rules = AwsConfigRuleRepository(corpus)
+    assert next(h.record.config_rule for h in rules.search("public read bucket")) == (
+        "s3-bucket-public-read-prohibited"
+    )
+    named = rules.search("restricted-ssh or any bucket rule")
+    assert named[0].record.config_rule == "restricted-ssh"
+
+
+def test_rule_search_finds_rules_mapped_to_a_named_control(corpus: Session) -> None:
+    hits = AwsConfigRuleRepository(corpus).search("which rules evidence 8.3.1")
+    assert hits[0].record.config_rule == "iam-user-mfa-enabled"
+
+
+def test_a_control_id_in_the_query_puts_that_control_first(corpus: Session) -> None:
+    assert _ids(corpus, "firewall 12.1")[0] == "12.1"
+    assert _ids(corpus, "what does a3.9.9 say about firewalls")[0] == "1.1"  # no such control
+
+
+def test_glossary_expands_acronyms_and_spelled_out_terms_both_ways(corpus: Session) -> None:
+    assert _ids(corpus, "MFA")[0] == "8.3.1"
+    assert (
+        AwsConfigRuleRepository(corpus).search("multi-factor authentication")[0].record.config_rule
+    ) == "iam-user-mfa-enabled"
+    assert _ids(corpus, "yearly policy review")[0] == "12.1"
+    assert _ids(corpus, "training for employees")[0] == "12.6"
+    assert _ids(corpus, "MFA", glossary=Glossary.from_groups([])) == []
+
+
+def test_rarer_and_more_query_terms_rank_higher(corpus: Session) -> None:
+    repo = PciControlRepository(corpus)
+    assert _ids(corpus, "security awareness")[:2] == ["12.6", "12.1"]  # both words beat one twice
+    assert _ids(corpus, "security firewall")[0] == "1.1"  # the rare word beats the common one
+    hits = repo.search("security policy awareness", 10)
+    assert all(a.rank >= b.rank for a, b in itertools.pairwise(hits))
+
+
+def test_ranking_is_deterministic_with_ties_broken_by_key(corpus: Session) -> None:
+    first = _ids(corpus, "maintain policy users access")
+    assert all(_ids(corpus, "maintain policy users access") == first for _ in range(3))
+    twins = [_control(i, "Physical", "Badge every visitor.") for i in ("9.4.2", "9.4.10", "9.4.1")]
+    PciControlRepository(corpus).upsert_many(twins)
+    assert _ids(corpus, "visitor badges") == ["9.4.1", "9.4.10", "9.4.2"]
+
+
+def test_web_syntax_phrases_must_occur_and_minus_words_must_not(corpus: Session) -> None:
+    assert _ids(corpus, '"security policy"') == ["12.1"]
+    assert "12.1" not in _ids(corpus, "security -policy")
+    assert set(_ids(corpus, "firewall or IDS")) >= {"1.1", "11.4"}
+
+
+def test_counts_are_honest_and_an_empty_result_explains_itself(corpus: Session) -> None:
+    repo = PciControlRepository(corpus)
+    result = repo.search_results("security", 1)
+    matching = corpus.execute(
+        text(
+            "SELECT count(*) FROM pci_dss_controls WHERE search_vector @@ to_tsquery('english', 'security')"
+        )
+    ).scalar_one()
+    assert (result.matched, len(result.hits), result.exact) == (matching, 1, True)
+    empty = repo.search_results("zebra quokka", 5)
+    assert (
+        empty.hits == []
+        and empty.explain_empty("control") == "no control matches any of: zebra, quokka"
+    )
+    assert "no searchable words" in repo.search_results("how do we", 5).explain_empty("control")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "'\"\\",
+        "a & b | !c <-> d:* (e",
+        "x" * 10_000,
+        "pass\x00word",
+        "🙂 password 🔐",
+        "the and of to",
+        '"unclosed phrase',
+        "- -- ---",
+        "8.3.6.1.2.3.4 A99.99 0.0.0.0/0",
+    ],
+)
+def test_hostile_query_text_never_raises_a_database_error(corpus: Session, query: str) -> None:
+    PciControlRepository(corpus).search(query, 5)
+    AwsConfigRuleRepository(corpus).search(query, 5)
+
+
+def _recount(session: Session, table: str) -> tuple[dict[str, int], tuple[int, int]]:
+    terms, totals = SEARCH_STATISTICS[table]
+    kept = dict(session.execute(text(f"SELECT term, df FROM {terms.fullname}")).all())
+    exact = dict(
+        session.execute(
+            text(f"SELECT u.lexeme, count(*) FROM {table}, unnest(search_vector) u GROUP BY 1")
+        ).all()
+    )
+    assert kept == exact
+    row = session.execute(
+        text(f"SELECT coalesce(sum(docs), 0), coalesce(sum(lexemes), 0) FROM {totals.fullname}")
+    ).one()
+    fresh = session.execute(
+        text(f"SELECT count(*), coalesce(sum(length(search_vector)), 0) FROM {table}")
+    ).one()
+    assert tuple(row) == tuple(fresh)
+    return kept, tuple(row)
+
+
+def test_term_statistics_stay_exact_through_every_kind_of_write(corpus: Session) -> None:
+    repo = PciControlRepository(corpus)
+    _recount(corpus, "pci_dss_controls")
+    repo.update("10.7", chunk="Keep audit logs for a year, three months online.")
+    _recount(corpus, "pci_dss_controls")
+    repo.delete("11.4")
+    _recount(corpus, "pci_dss_controls")
+    savepoint = corpus.begin_nested()
+    repo.upsert_many([_control("9.9", "Physical", "Protect point of interaction devices.")])
+    savepoint.rollback()
+    kept, totals = _recount(corpus, "pci_dss_controls")
+    assert "interact" not in kept and totals[0] == len(CONTROLS) - 1
+    for i in range(70):  # enough writes to fold the totals rows at least once
+        repo.upsert_many([_control(f"7.{i}", "Restrict access", f"Access rule {i}.")])
+    _recount(corpus, "pci_dss_controls")
+    _, totals_table = SEARCH_STATISTICS["pci_dss_controls"]
+    folded = corpus.execute(text(f"SELECT count(*) FROM {totals_table.fullname}")).scalar_one()
+    assert folded < 70
+    corpus.execute(text("TRUNCATE pci_dss_controls"))
+    assert _recount(corpus, "pci_dss_controls") == ({}, (0, 0))
+    _recount(corpus, "aws_config_rules_guidance")
+
+
+def test_retrieve_returns_controls_with_their_rules_and_guidance(corpus: Session) -> None:
+    answer = retrieve(corpus, "do remote logins need two-factor?", 3)
+    assert answer.controls[0].control.control_id == "8.3.1"
+    rules = answer.controls[0].rules
+    assert [r.rule for r in rules] == ["iam-user-mfa-enabled"]
+    assert rules[0].guidance is not None and "MFA" in rules[0].guidance.chunk
+    parsed = json.loads(answer.to_json())
+    assert parsed["controls"][0]["rules"][0]["guidance"]["config_rule"] == "iam-user-mfa-enabled"
+    assert "«" in parsed["controls"][0]["snippet"]
+
+
+def test_a_glossary_file_extends_the_shipped_one(tmp_path: Path, corpus: Session) -> None:
+    path = tmp_path / "glossary.json"
+    path.write_text(json.dumps({"groups": [["zebra crossing", "firewall"]]}), encoding="utf-8")
+    glossary = load_glossary_file(path)
+    assert _ids(corpus, "zebra crossing", glossary=glossary)[0] == "1.1"
+    path.write_text("[[1, 2]]", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"glossary\.json"):
+        load_glossary_file(path)
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"glossary\.json:1:2"):
+        load_glossary_file(path)
