@@ -4,7 +4,8 @@ Generates N synthetic control rows (about 1 KB of chunk text, a realistic metada
 for several rounds, alternating which goes first, times:
 
 * ``psql \\copy`` of the file into ``bench_copy``, a table created ``LIKE pci_dss_controls
-  INCLUDING ALL`` (same columns, generated search vector and indexes), emptied first;
+  INCLUDING ALL`` (same columns, generated search vector and indexes) with the same triggers
+  (search statistics), emptied first;
 * sentinel-db's first import of the file into the emptied ``pci_dss_controls`` (validation on);
 * sentinel-db's re-import of the same unchanged file with ``force`` (no checksum skip).
 
@@ -231,6 +232,17 @@ def main() -> None:
         dispose_engines()
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_copy (LIKE pci_dss_controls INCLUDING ALL)")
+            # LIKE copies no triggers; the same schema includes them (search statistics, ...).
+            triggers = conn.execute(
+                "SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+                " WHERE tgrelid = 'pci_dss_controls'::regclass AND NOT tgisinternal"
+            ).fetchall()
+            for (definition,) in triggers:
+                conn.execute(
+                    definition.replace(" ON public.pci_dss_controls ", " ON bench_copy ").replace(
+                        " ON pci_dss_controls ", " ON bench_copy "
+                    )
+                )
         results = []
         with tempfile.TemporaryDirectory(prefix="sentinel-import-bench-") as folder:
             for rows in args.rows:

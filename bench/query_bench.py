@@ -177,6 +177,12 @@ def _reused(rows: int, seed: int) -> dict[str, Any]:
     }
 
 
+def _question(rng: random.Random, vocab: list[str], words: int) -> str:
+    """A question of ``words`` content words, half common and half drawn from the whole vocabulary."""
+    chosen = [rng.choice(vocab[:500]) if i % 2 else rng.choice(vocab) for i in range(words)]
+    return "how do we " + " ".join(chosen) + "?"
+
+
 def _time(call: Callable[[], Any], iterations: int) -> tuple[float, float, int]:
     for _ in range(min(20, iterations)):
         call()
@@ -226,11 +232,13 @@ def _bench(db: Database, rows: int, info: dict[str, Any], iterations: int, seed:
                     limit=PAGE,
                 ),
             ),
-            ("search (1 word)", "search", lambda: controls.search(rng.choice(vocab), 10)),
-            (
-                "search (2 words)",
-                "search",
-                lambda: controls.search(f"{rng.choice(vocab)} {rng.choice(vocab[:500])}", 10),
+            *(
+                (
+                    f"search, {n}-word question",
+                    "question",
+                    (lambda n=n: controls.search(_question(rng, vocab, n), 10)),
+                )
+                for n in (1, 2, 4, 8)
             ),
             (
                 "controls_for_rule",
@@ -247,7 +255,7 @@ def _bench(db: Database, rows: int, info: dict[str, Any], iterations: int, seed:
         for name, kind, call in cases:
             p50, p95, per_call = _time(call, iterations)
             session.expunge_all()
-            target = {"key": 2.0, "search": 20.0}.get(kind)
+            target = {"key": 2.0, "search": 20.0, "question": 50.0}.get(kind)
             flag = "  MISSED" if target is not None and p95 > target else ""
             shown = f"{target:8.0f}" if target is not None else f"{'-':>8}"
             print(f"{name:34} {p50:8.2f} {p95:8.2f} {shown} {per_call:10d}{flag}")

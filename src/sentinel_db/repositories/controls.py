@@ -107,6 +107,4 @@ _SEARCH = SearchTable(
     key="control_id",
     snippet="chunk",
     fields=CONTROL_FIELDS,
-    # A control's text reads in the context of its parent's (9.8.1 under 9.8).
-    parent=r"regexp_replace(o.key, '\.[^.]*$', '')",
 )

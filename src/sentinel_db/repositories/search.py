@@ -9,9 +9,10 @@ word, shared among the words of a multi-word expansion. A key named in the query
 or a rule name) puts its row first.
 
 Up to :data:`EXACT_ROWS` rows in a table, every matching row is scored: the ranking is exact.
-Above that, rows are first gathered through the rarest query terms (at most
-:data:`CANDIDATE_BUDGET` of them by document frequency) and scored on every term; the result is
-still exact, and says so, when no row outside that set could beat the last row shown (its best
+Above that, rows are first gathered through the rarest query terms (as many terms as fit in
+:data:`CANDIDATE_BUDGET` rows by document frequency, at least one, and never more than
+:data:`CANDIDATE_CAP` rows) and scored on every term; the result is still exact, and says so,
+when the cap was not reached and no row left out could beat the last row shown (its best
 possible score, every other term at its maximum weight, is lower). Otherwise ``exact`` is false.
 """
 
@@ -40,9 +41,9 @@ _HEADLINE_OPTIONS = (
 MAX_LIMIT = 1000
 EXACT_ROWS = 10_000
 CANDIDATE_BUDGET = 2_000
+CANDIDATE_CAP = 4_000
 EXPANSION_WEIGHT = 0.6
 PAIR_WEIGHT = 0.5
-PARENT_SHARE = 0.0
 K1 = 1.2
 B = 0.75
 # Text split the way the indexed text is (revisions 0020/0021): "/" and "_" separate words.
@@ -159,24 +160,25 @@ WITH q AS (
            :k1 * (1 - :b + :b * length(t.search_vector) / :avg_length) AS norm
     FROM {table} t
     WHERE t.search_vector @@ CAST(:gather AS tsquery){filters}
+    LIMIT :cap
+), hits AS (
+    SELECT c.id, c.key, c.norm, u.lexeme, u.weights
+    FROM candidates c CROSS JOIN LATERAL unnest(c.vector) AS u
+    WHERE u.lexeme = ANY (CAST(:lexemes AS text[]))
 ), parts AS (
     SELECT c.id, c.key, q.scale * f.tf / (f.tf + c.norm) AS part
-    FROM candidates c
-    CROSS JOIN LATERAL unnest(c.vector) AS u
-    JOIN q ON q.term = u.lexeme
+    FROM hits c
+    JOIN q ON q.term = c.lexeme
     CROSS JOIN LATERAL (
         SELECT sum(CASE w WHEN 'A' THEN :wa WHEN 'B' THEN :wb WHEN 'C' THEN :wc ELSE :wd END)
                AS tf
-        FROM unnest(u.weights) AS w
+        FROM unnest(c.weights) AS w
     ) f
     UNION ALL
     SELECT c.id, c.key, pq.scale / (1 + c.norm)
     FROM candidates c JOIN pq ON c.vector @@ pq.query
-), own AS (
-    SELECT id, key, sum(part) AS score FROM parts GROUP BY id, key
 ), scored AS (
-    SELECT o.id, o.key, o.score + :parent_share * coalesce(p.score, 0) AS score
-    FROM own o LEFT JOIN own p ON p.key = {parent}
+    SELECT id, key, sum(part) AS score FROM parts GROUP BY id, key
 ), top AS (
     SELECT id, score, key = ANY (CAST(:named AS text[])) AS named,
            count(*) OVER () AS matched
@@ -200,7 +202,6 @@ class SearchTable:
     key: str
     snippet: str
     fields: FieldWeights
-    parent: str | None = None
 
 
 def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
@@ -308,7 +309,6 @@ def ranked_search(
         key=source.key,
         snippet=source.snippet,
         filters=filters,
-        parent=source.parent or "NULL",
     )
     result = (
         session.execute(
@@ -328,8 +328,8 @@ def ranked_search(
                 "wc": fields.c,
                 "wd": fields.d,
                 "named": list(named),
-                "parent_share": PARENT_SHARE if source.parent else 0.0,
                 "limit": limit,
+                "cap": CANDIDATE_CAP if docs > EXACT_ROWS else None,
                 "headline": _HEADLINE_OPTIONS,
                 **filter_params,
             },
@@ -349,7 +349,8 @@ def ranked_search(
     left_out = signals[len(gather) :]
     heaviest = max(fields.a, fields.b, fields.c, fields.d, 1.0)
     bound = sum(s.scale(docs) * heaviest for s in left_out)
-    exact = not left_out or (len(hits) == limit and hits[-1].rank >= bound)
+    capped = docs > EXACT_ROWS and matched >= CANDIDATE_CAP
+    exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank >= bound))
     return SearchResult(hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed)
 
 
