@@ -18,7 +18,6 @@ possible score, every other term at its maximum weight, is lower). Otherwise ``e
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -27,8 +26,8 @@ from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import UsageError
-from sentinel_db.models import SEARCH_STATISTICS
 from sentinel_db.records import RecordT, SearchHit
+from sentinel_db.repositories.search_terms import K1, SPLIT, Signal, analyse
 from sentinel_db.search.glossary import Glossary, default_glossary
 from sentinel_db.search.query import ParsedQuery, parse_query
 
@@ -42,12 +41,7 @@ MAX_LIMIT = 1000
 EXACT_ROWS = 10_000
 CANDIDATE_BUDGET = 2_000
 CANDIDATE_CAP = 4_000
-EXPANSION_WEIGHT = 0.6
-PAIR_WEIGHT = 0.5
-K1 = 1.2
 B = 0.75
-# Text split the way the indexed text is (revisions 0020/0021): "/" and "_" separate words.
-_SPLIT = "regexp_replace({0}, '[/_]+', ' ', 'g')"
 
 
 @dataclass(frozen=True)
@@ -62,28 +56,6 @@ class FieldWeights:
 
 CONTROL_FIELDS = FieldWeights(a=2.0, b=1.0, c=0.4, d=0.4)  # id, text, requirement, section
 RULE_FIELDS = FieldWeights(a=2.0, b=1.0, c=0.5, d=0.5)  # name, guidance, resources, controls
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One thing a row can match: a lexeme, or a glossary phrase whose words must be adjacent.
-
-    ``match`` is its tsquery text. A phrase's document frequency is taken as that of its
-    rarest word (it cannot be more common), so its idf errs low.
-    """
-
-    match: str
-    weight: float
-    df: int
-    lexeme: str | None = None
-
-    def idf(self, docs: int) -> float:
-        """BM25's inverse document frequency (never negative)."""
-        return math.log(1.0 + (docs - self.df + 0.5) / (self.df + 0.5))
-
-    def scale(self, docs: int) -> float:
-        """Weight times idf times (k1 + 1): the numerator of its BM25 term."""
-        return self.weight * self.idf(docs) * (K1 + 1)
 
 
 @dataclass(frozen=True)
@@ -112,42 +84,9 @@ def explain_empty(noun: str, terms: Sequence[str]) -> str:
     return f"no {noun} matches any of: {', '.join(terms)}"
 
 
-def _quoted(lexeme: str) -> str:
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
 def _any_of(signals: Sequence[Signal]) -> str:
     return " | ".join(f"({s.match})" for s in signals)
 
-
-def _pieces(parsed: ParsedQuery, glossary: Glossary) -> tuple[list[str], list[float]]:
-    """The typed text, then neighbouring word pairs, then glossary expansions, with weights."""
-    texts = [parsed.ranking_text, *parsed.pairs]
-    weights = [1.0] + [PAIR_WEIGHT] * len(parsed.pairs)
-    for expansion in glossary.expand(parsed.glossary_text):
-        texts.append(expansion)
-        weights.append(EXPANSION_WEIGHT)
-    return texts, weights
-
-
-# One row per piece of the query (the typed text first, then each glossary expansion): its
-# lexemes with their document frequencies, and the piece as a phrase query.
-_TERMS_SQL = """
-WITH pieces AS (
-    SELECT p.i, p.weight, {split} AS txt
-    FROM unnest(CAST(:texts AS text[]), CAST(:weights AS float8[]))
-         WITH ORDINALITY AS p(txt, weight, i)
-)
-SELECT p.i, p.weight, phraseto_tsquery('english', p.txt)::text AS phrase,
-       array_agg(u.lexeme ORDER BY u.positions[1], u.lexeme) AS lexemes,
-       array_agg(coalesce(s.df, 0) ORDER BY u.positions[1], u.lexeme) AS dfs,
-       (SELECT sum(docs) FROM {totals}) AS docs, (SELECT sum(lexemes) FROM {totals}) AS total
-FROM pieces p
-CROSS JOIN LATERAL unnest(to_tsvector('english', p.txt)) AS u
-LEFT JOIN {terms} s ON s.term = u.lexeme
-GROUP BY p.i, p.weight, p.txt
-ORDER BY p.i
-"""
 
 _RANK_SQL = """
 WITH q AS (
@@ -209,61 +148,15 @@ def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     for i, phrase in enumerate(parsed.phrases):
         clauses.append(
-            f" AND t.search_vector @@ phraseto_tsquery('english', {_SPLIT.format(f':phrase{i}')})"
+            f" AND t.search_vector @@ phraseto_tsquery('english', {SPLIT.format(f':phrase{i}')})"
         )
         params[f"phrase{i}"] = phrase
     for i, word in enumerate(parsed.excluded):
         clauses.append(
-            f" AND NOT t.search_vector @@ plainto_tsquery('english', {_SPLIT.format(f':not{i}')})"
+            f" AND NOT t.search_vector @@ plainto_tsquery('english', {SPLIT.format(f':not{i}')})"
         )
         params[f"not{i}"] = word
     return "".join(clauses), params
-
-
-@dataclass(frozen=True)
-class _Analysis:
-    typed: tuple[str, ...]
-    signals: list[Signal]
-    docs: int
-    avg_length: float
-
-
-def _analyse(
-    session: Session, source: SearchTable, parsed: ParsedQuery, glossary: Glossary
-) -> _Analysis:
-    """The query's signals with their document frequencies, and the table's totals."""
-    terms_table, totals_table = SEARCH_STATISTICS[source.table.name]
-    texts, weights = _pieces(parsed, glossary)
-    rows = session.execute(
-        text_sql(
-            _TERMS_SQL.format(
-                split=_SPLIT.format("p.txt"),
-                terms=f"{terms_table.schema}.{terms_table.name}",
-                totals=f"{totals_table.schema}.{totals_table.name}",
-            )
-        ),
-        {"texts": texts, "weights": weights},
-    ).all()
-    if not rows:
-        return _Analysis(typed=(), signals=[], docs=0, avg_length=1.0)
-    docs = int(rows[0].docs or 0)
-    avg_length = max(1.0, float(rows[0].total or 0) / max(1, docs))
-    by_lexeme: dict[str, Signal] = {}
-    phrases: dict[str, Signal] = {}
-    typed: tuple[str, ...] = ()
-    for row in rows:
-        pairs = list(zip(row.lexemes, row.dfs, strict=True))
-        if row.i == 1:
-            typed = tuple(row.lexemes)
-        if row.i == 1 or len(pairs) == 1:
-            for lexeme, df in pairs:
-                known = by_lexeme.get(lexeme)
-                if df > 0 and (known is None or known.weight < row.weight):
-                    by_lexeme[lexeme] = Signal(_quoted(lexeme), row.weight, df, lexeme)
-        elif all(df > 0 for _, df in pairs) and row.phrase not in phrases:
-            phrases[row.phrase] = Signal(row.phrase, row.weight, min(df for _, df in pairs))
-    signals = [*by_lexeme.values(), *phrases.values()]
-    return _Analysis(typed=typed, signals=signals, docs=docs, avg_length=avg_length)
 
 
 def ranked_search(
@@ -285,7 +178,13 @@ def ranked_search(
         raise UsageError(f"search limit must be between 1 and {MAX_LIMIT}")
     parsed = parse_query(text)
     glossary = glossary if glossary is not None else default_glossary()
-    analysis = _analyse(session, source, parsed, glossary)
+    analysis = analyse(
+        session,
+        table=source.table,
+        text_typed=parsed.ranking_text,
+        context=parsed.glossary_text,
+        glossary=glossary,
+    )
     docs = analysis.docs
     # Strongest first: a signal's best possible contribution is its scale times the largest
     # field weight (a term saturates at k1 + 1 however often it occurs).

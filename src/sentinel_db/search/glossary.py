@@ -1,9 +1,10 @@
 """The domain glossary: acronyms and everyday words mapped to the standard's own terms.
 
 A glossary is a list of groups of equivalent expressions (``["mfa", "multi-factor
-authentication", "2fa"]``). When a query names any entry of a group, the other entries are
-searched too, at a lower weight than the words typed. It is applied to the query, in Python, so
-it works on any PostgreSQL (Supabase included) without dictionary files on the server.
+authentication", "2fa"]``). When a query names any entry of a group (all of the entry's words,
+stemmed, in any order), the other entries are searched too, at a lower weight than the words
+typed (see :mod:`sentinel_db.repositories.search_terms`). It is applied to the query, so it
+works on any PostgreSQL (Supabase included) without dictionary files on the server.
 
 The glossary shipped in this package (``glossary.json``) can be extended with a file of the same
 shape named by ``SEARCH_GLOSSARY_FILE``; its groups are added to the shipped ones.
@@ -12,7 +13,6 @@ shape named by ``SEARCH_GLOSSARY_FILE``; its groups are added to the shipped one
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,20 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from sentinel_db.errors import ConfigError
-
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
-
-Tokens = tuple[str, ...]
-
-
-def tokens(text: str) -> Tokens:
-    """Lower-case words of ``text``; punctuation and hyphens separate them."""
-    return tuple(t for t in _NOT_WORD.split(text.lower()) if t)
-
-
-def _same_word(typed: str, entry: str) -> bool:
-    # Plurals are the only inflection worth matching here; stemming happens in the database.
-    return typed == entry or typed == entry + "s" or typed + "s" == entry
 
 
 @dataclass(frozen=True)
@@ -55,51 +41,6 @@ class Glossary:
 
     def __add__(self, other: Glossary) -> Glossary:
         return Glossary(groups=self.groups + other.groups)
-
-    def _index(self) -> list[tuple[Tokens, int]]:
-        return sorted(
-            ((tokens(entry), i) for i, group in enumerate(self.groups) for entry in group),
-            key=lambda item: -len(item[0]),
-        )
-
-    def matches(self, text: str) -> list[tuple[str, int]]:
-        """The entries named in ``text`` (longest first at each position), with their group."""
-        words = tokens(text)
-        index = _cached_index(self)
-        found: list[tuple[str, int]] = []
-        position = 0
-        while position < len(words):
-            step = 1
-            for entry, group in index:
-                end = position + len(entry)
-                if (
-                    entry
-                    and end <= len(words)
-                    and all(
-                        _same_word(w, e) for w, e in zip(words[position:end], entry, strict=True)
-                    )
-                ):
-                    found.append((" ".join(entry), group))
-                    step = max(step, len(entry))
-            position += step
-        return found
-
-    def expand(self, text: str) -> list[str]:
-        """Entries equivalent to what ``text`` names, excluding what it already says."""
-        matched = self.matches(text)
-        said = {tokens(entry) for entry, _ in matched}
-        expansions: dict[Tokens, str] = {}
-        for _, group in matched:
-            for entry in self.groups[group]:
-                key = tokens(entry)
-                if key not in said and key not in expansions:
-                    expansions[key] = entry
-        return list(expansions.values())
-
-
-@lru_cache(maxsize=8)
-def _cached_index(glossary: Glossary) -> list[tuple[Tokens, int]]:
-    return glossary._index()
 
 
 def _groups_of(data: Any, source: str) -> list[list[str]]:

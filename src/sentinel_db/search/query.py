@@ -8,7 +8,6 @@ word the text search ignores. Control ids (``8.3.6``, ``A3.2.1``) and AWS Config
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -77,12 +76,6 @@ class ParsedQuery:
     def glossary_text(self) -> str:
         """What the glossary looks at: the query as typed, less the excluded words."""
         return _EXCLUDED.sub(" ", self.text.replace('"', " "))
-
-    @property
-    def pairs(self) -> list[str]:
-        """Neighbouring free words, whose appearing side by side in a row is a signal."""
-        words = self.words.split()
-        return [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
     @property
     def ranking_text(self) -> str:
