@@ -58,7 +58,7 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
                 "current_revision": report.current_revision,
                 "head_revision": report.head_revision,
                 "tables": report.tables,
-                **{k: v for k, v in extra.items() if k != "warnings"},
+                **{k: v for k, v in extra.items() if k not in ("warnings", "schema_warnings")},
                 "warnings": warnings,
                 "healthy": report.healthy and not warnings,
             }
@@ -176,8 +176,8 @@ def _validate(db: object, quiet: bool) -> None:
             hint="run `sentinel-db db check` for the full list",
         )
     extra = _security_section(db)
-    if extra.get("warnings"):
-        raise SchemaDriftError("; ".join(extra["warnings"]))
+    if extra.get("schema_warnings"):
+        raise SchemaDriftError("; ".join(extra["schema_warnings"]))
     info("schema matches the models", quiet=quiet)
 
 
