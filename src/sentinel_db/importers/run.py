@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db.config import get_settings
 from sentinel_db.db import Database
-from sentinel_db.errors import ExitCode, SentinelDBError, translate
+from sentinel_db.errors import ExitCode, MigrationError, SentinelDBError, translate
 from sentinel_db.importers import history as history
 from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
 from sentinel_db.importers.load import Stage, row_text
@@ -248,19 +248,21 @@ def _import_one(
         if report.sha256 == history.last_success_sha(db, spec.name):
             report.status = "skipped"
             report.error = "unchanged since the last successful import (use --force to re-import)"
-            row = history.start_run(
-                db, run_id=run_id, table=spec.name, path=str(path), sha256=report.sha256
+            history.start_run(
+                db,
+                row_id=uuid.uuid4(),
+                run_id=run_id,
+                table=spec.name,
+                path=str(path),
+                sha256=report.sha256,
+                report=report,
             )
-            history.finish_run(db, row, report)
             _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, 0))
             return report
     own_rejects = rejects is None
     sink = rejects or _Rejects(options.reject_file or _default_reject_path(path))
-    run_row = None
-    if not options.dry_run:
-        run_row = history.start_run(
-            db, run_id=run_id, table=spec.name, path=str(path), sha256=report.sha256
-        )
+    run_row = None if options.dry_run else uuid.uuid4()
+    recorded = finished = False
     try:
         with contextlib.ExitStack() as stack:
             own_conn = conn is None
@@ -278,9 +280,26 @@ def _import_one(
             )
             try:
                 with conn.transaction():
+                    if run_row is not None:
+                        # Lock first, then the visible `running` row: while the row says
+                        # running, the lock proves the import is alive (see history).
+                        history.hold_run_lock(conn, run_row)
+                        history.start_run(
+                            db,
+                            row_id=run_row,
+                            run_id=run_id,
+                            table=spec.name,
+                            path=str(path),
+                            sha256=report.sha256,
+                        )
+                        recorded = True
                     job.run()
                     if options.dry_run and own_conn:
                         raise psycopg.Rollback()
+                    if run_row is not None:
+                        report.status = "partial" if report.rejected else "succeeded"
+                        history.finish_run_in(conn, run_row, report)
+                finished = run_row is not None
             except FileProblem as exc:
                 report.fail(report_problem(path, exc), exit_code=ExitCode.REJECTED)
             except _Aborted:
@@ -297,18 +316,20 @@ def _import_one(
     except (psycopg.Error, SQLAlchemyError, SentinelDBError) as exc:
         error = translate(exc, action="import")
         report.fail(Problem(str(path), None, "", error.message), exit_code=error.exit_code)
+        if isinstance(error, MigrationError):
+            raise error from exc  # a missing table is the database's problem, not this file's
     finally:
         if sink.used:
             report.reject_file = str(sink.path)
         if own_rejects:
             sink.close()
         report.seconds = time.perf_counter() - started
-        if report.status == "succeeded" and report.rejected:
+        if report.status in ("succeeded", "partial") and report.rejected:
             report.status = "partial"
             report.exit_code = int(ExitCode.REJECTED)
         if options.dry_run and report.status in ("succeeded", "partial"):
             report.status = "dry-run"
-        if run_row is not None:
+        if recorded and not finished and run_row is not None:
             history.finish_run(db, run_row, report)
         _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, report.rows_read))
     return report
@@ -343,6 +364,8 @@ def import_file(
     if not path.is_file():
         raise UsageError(f"{path} does not exist or is not a file")
     options = options or ImportOptions()
+    if not options.dry_run:
+        history.reap_dead_runs(db)
     return _import_one(
         db,
         None,
@@ -373,6 +396,8 @@ def import_directory(
     options = options or ImportOptions()
     found = discover(source)
     require_files(found)
+    if not options.dry_run:
+        history.reap_dead_runs(db)
     report = ImportReport(source=str(source), run_id=str(uuid.uuid4()), dry_run=options.dry_run)
     report.skipped = [(str(p), reason) for p, reason in found.skipped]
     run_id = uuid.UUID(report.run_id)
