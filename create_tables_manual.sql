@@ -139,8 +139,8 @@ END $$;
 
 DO $$
 BEGIN
-  IF to_regclass(format('%%I.%%I', current_schema(), 'import_runs')) IS NOT NULL THEN
-    EXECUTE format('ALTER TABLE %%I.%%I SET SCHEMA %%I', current_schema(), 'import_runs', 'sentinel_db');
+  IF to_regclass(quote_ident(current_schema()) || '.' || quote_ident('import_runs')) IS NOT NULL THEN
+    EXECUTE 'ALTER TABLE ' || quote_ident(current_schema()) || '.' || quote_ident('import_runs') || ' SET SCHEMA ' || quote_ident('sentinel_db');
   END IF;
 END $$;
 
@@ -163,8 +163,8 @@ END $$;
 
 DO $$
 BEGIN
-  IF to_regclass(format('%%I.%%I', current_schema(), 'sentinel_db_alembic_version')) IS NOT NULL THEN
-    EXECUTE format('ALTER TABLE %%I.%%I SET SCHEMA %%I', current_schema(), 'sentinel_db_alembic_version', 'sentinel_db');
+  IF to_regclass(quote_ident(current_schema()) || '.' || quote_ident('sentinel_db_alembic_version')) IS NOT NULL THEN
+    EXECUTE 'ALTER TABLE ' || quote_ident(current_schema()) || '.' || quote_ident('sentinel_db_alembic_version') || ' SET SCHEMA ' || quote_ident('sentinel_db');
   END IF;
 END $$;
 

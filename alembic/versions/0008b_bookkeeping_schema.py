@@ -31,10 +31,12 @@ _TABLES = ("import_runs", "sentinel_db_alembic_version")
 
 def _move(table: str, source: str, target: str) -> str:
     # Skipped when the table is not in ``source`` (for example a version table already moved).
+    # No percent signs: offline SQL would show them doubled.
+    qualified = f"quote_ident({source}) || '.' || quote_ident('{table}')"
     return (
         "DO $$\nBEGIN\n"
-        f"  IF to_regclass(format('%I.%I', {source}, '{table}')) IS NOT NULL THEN\n"
-        f"    EXECUTE format('ALTER TABLE %I.%I SET SCHEMA %I', {source}, '{table}', {target});\n"
+        f"  IF to_regclass({qualified}) IS NOT NULL THEN\n"
+        f"    EXECUTE 'ALTER TABLE ' || {qualified} || ' SET SCHEMA ' || quote_ident({target});\n"
         "  END IF;\nEND $$"
     )
 

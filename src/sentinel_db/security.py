@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sentinel_db import access
 from sentinel_db.access import ANON_POLICY as ANON_POLICY
 from sentinel_db.access import API_ROLES
-from sentinel_db.access import AUTHENTICATED_POLICY as AUTHENTICATED_POLICY, AUTHENTICATED_POLICY
+from sentinel_db.access import AUTHENTICATED_POLICY as AUTHENTICATED_POLICY
 from sentinel_db.db import Database
 from sentinel_db.errors import translate
 from sentinel_db.lints import lint
