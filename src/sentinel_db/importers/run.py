@@ -19,6 +19,7 @@ from sentinel_db.config import get_settings
 from sentinel_db.db import Database
 from sentinel_db.errors import ExitCode, MigrationError, SentinelDBError, translate
 from sentinel_db.importers import history as history
+from sentinel_db.importers.copy_failure import locate_refused_row
 from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
 from sentinel_db.importers.load import Stage, row_text
 from sentinel_db.importers.reader import CsvStream, FileProblem, sha256_of
@@ -147,33 +148,21 @@ class _FileJob:
             self.stage.create()
             has_ids = "id" in header.index
             event = ProgressEvent(str(self.path), self.spec.name, "rows", 0, stream.total_bytes, 0)
-            with self.conn.cursor() as cur, cur.copy(self.stage.copy_statement()) as copy:
-                batch: list[tuple[Any, ...]] = []
-                for line, fields in stream.records():
-                    report.rows_read += 1
-                    outcome = checker.check(line, fields)
-                    if isinstance(outcome, list):
-                        self._reject_fields(line, fields, outcome)
-                        continue
-                    for message in checker.warnings:
-                        column, _, reason = message.partition(": ")
-                        report.warn(self._problem(line, column, reason))
-                    batch.append(outcome)
-                    if len(batch) >= batch_size:
-                        for record in batch:
-                            copy.write_row(record)
-                        batch.clear()
-                        event = ProgressEvent(
-                            event.path,
-                            event.table,
-                            "rows",
-                            stream.bytes_read,
-                            stream.total_bytes,
-                            report.rows_read,
-                        )
-                        _emit(self.progress, event)
-                for record in batch:
-                    copy.write_row(record)
+            try:
+                self._copy(stream, checker, batch_size, event)
+            except psycopg.DataError as exc:
+                if options.validate:
+                    raise
+                refused = locate_refused_row(
+                    exc, self.path, self.spec, encoding=options.encoding, max_field_size=max_field
+                )
+                if refused is None:
+                    raise
+                problem = refused.problem
+                self.rejects.write(
+                    str(self.path), problem.line, problem.column, problem.reason, refused.fields
+                )
+                raise problem from exc
             if report.sha256 is None:
                 report.sha256 = stream.sha256
         self.stage.lock()
@@ -189,6 +178,39 @@ class _FileJob:
             counts.updated,
             counts.unchanged,
         )
+
+    def _copy(
+        self, stream: CsvStream, checker: RowChecker, batch_size: int, event: ProgressEvent
+    ) -> None:
+        """Check each row and COPY the good ones into staging, in batches."""
+        report = self.report
+        with self.conn.cursor() as cur, cur.copy(self.stage.copy_statement()) as copy:
+            batch: list[tuple[Any, ...]] = []
+            for line, fields in stream.records():
+                report.rows_read += 1
+                outcome = checker.check(line, fields)
+                if isinstance(outcome, list):
+                    self._reject_fields(line, fields, outcome)
+                    continue
+                for message in checker.warnings:
+                    column, _, reason = message.partition(": ")
+                    report.warn(self._problem(line, column, reason))
+                batch.append(outcome)
+                if len(batch) >= batch_size:
+                    for record in batch:
+                        copy.write_row(record)
+                    batch.clear()
+                    event = ProgressEvent(
+                        event.path,
+                        event.table,
+                        "rows",
+                        stream.bytes_read,
+                        stream.total_bytes,
+                        report.rows_read,
+                    )
+                    _emit(self.progress, event)
+            for record in batch:
+                copy.write_row(record)
 
     def _reject_fields(self, line: int, fields: list[str], reasons: list[tuple[str, str]]) -> None:
         column, reason = reasons[0]
