@@ -99,7 +99,7 @@ def test_killed_mid_copy_is_marked_failed_while_a_live_import_is_not(
     cli_env: dict[str, str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    big = _controls(tmp_path / "pci_dss_controls.csv", 12_000)
+    big = _controls(tmp_path / "pci_dss_controls.csv", 8_000)
     with psycopg.connect(admin.info.dsn, password=admin.info.password) as blocker:
         blocker.execute("LOCK TABLE aws_config_rules_guidance IN SHARE ROW EXCLUSIVE MODE")
         live = _start(database_url_str, _rules(tmp_path / "rules.csv"), "aws_config_rules_guidance")

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,8 +19,9 @@ from sqlalchemy.engine import URL
 from sentinel_db import lints, migrations
 from sentinel_db.config import load_settings
 from sentinel_db.db import Database, dispose_engines
+from sentinel_db.importers import import_directory
 from sentinel_db.models import REFERENCE_TABLES
-from tests.cli_helpers import run_cli, run_subprocess
+from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES, REPO_ROOT
 from tests.supabase import API_ROLES, conninfo, make_supabase_like
 
@@ -43,10 +43,10 @@ def supabase_url(server_url: URL) -> Iterator[URL]:
     url = server_url.set(database=name)
     try:
         make_supabase_like(server_url, url)
-        env = _env(url)
-        for args in (("migrate",), ("import", str(EXAMPLES))):
-            result = run_subprocess(*args, env=env, cwd=REPO_ROOT)
-            assert result.exit_code == 0, result.output
+        db = Database.from_url(url, load_settings(None))
+        migrations.upgrade(db.engine, rls_anon_read=False)
+        report = import_directory(db, EXAMPLES)
+        assert report.total("rejected") == 0
         yield url
     finally:
         dispose_engines()
@@ -238,9 +238,10 @@ def test_database_stamped_0007_upgrades_in_place_and_downgrades_back(
     assert migrations.upgrade(db.engine).up_to_date
 
 
-def test_installed_style_migrate_finds_the_moved_version_table(
-    supabase_url: URL, tmp_path: Path
+def test_migrate_finds_the_moved_version_table(
+    supabase_url: URL, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = run_subprocess("migrate", env=_env(supabase_url), cwd=tmp_path)
+    monkeypatch.setenv("DATABASE_URL", conninfo(supabase_url))
+    result = run_cli(capsys, "migrate")
     assert result.exit_code == 0, result.output
-    assert "nothing to do" in result.stderr
+    assert "already at" in result.stderr and "nothing to do" in result.stderr
