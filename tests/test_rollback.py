@@ -97,3 +97,24 @@ def test_rollback_to_a_revision_still_downgrades_the_whole_schema(fresh_database
     migrations.downgrade(db.engine, "base")
     assert not any(migrations.existing_tables(db.engine).values())
     assert migrations.status(db.engine).heads == ()
+
+
+def test_rolling_back_two_tables_at_once_removes_both_and_nothing_else(
+    fresh_database: URL, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", conninfo(fresh_database))
+    db = Database.from_url(fresh_database, load_settings(None))
+    migrations.upgrade(db.engine)
+    result = run_cli(
+        capsys, "db", "rollback", "pci_dss_controls", "pci_aws_config_rule_mappings", "--yes"
+    )
+    assert result.exit_code == 0, result.output
+    assert migrations.existing_tables(db.engine) == {
+        "pci_dss_controls": False,
+        "aws_config_rules_guidance": True,
+        "pci_aws_config_rule_mappings": False,
+        "import_runs": True,
+    }
+    again = run_cli(capsys, "db", "rollback", "pci_dss_controls", "--yes")
+    assert again.exit_code == 0 and "nothing to roll back" in again.stderr
+    assert migrations.upgrade(db.engine).up_to_date

@@ -264,8 +264,24 @@ def downgrade(engine: Engine, revision: str) -> Status:
     return status(engine)
 
 
+def downgrade_branches(engine: Engine, targets: Sequence[tuple[str, str]]) -> Status:
+    """Branch-qualified downgrades (``label@rev``), each while ``revision`` is still applied.
+
+    ``targets`` holds ``(target, revision)`` pairs; all run in one transaction, so a rollback of
+    several tables happens completely or not at all.
+    """
+
+    def steps(cfg: Config, conn: Connection) -> None:
+        for target, revision in targets:
+            if revision in ancestors(current_heads(conn)):
+                command.downgrade(cfg, target)
+
+    _run(engine, "rollback", steps)
+    return status(engine)
+
+
 def downgrade_branch(engine: Engine, target: str) -> Status:
-    """Run one branch-qualified downgrade (``label@rev`` or ``label@base``)."""
+    """One branch-qualified downgrade (``label@rev`` or ``label@base``)."""
     _run(engine, "rollback", lambda cfg, _: command.downgrade(cfg, target))
     return status(engine)
 

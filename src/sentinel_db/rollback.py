@@ -7,7 +7,7 @@ Nothing here knows revision ids: a table's branch is found through the revision 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alembic.script import Script
 from alembic.util import CommandError
@@ -25,7 +25,13 @@ class RollbackPlan:
     target: str
     revisions: list[migrations.RevisionInfo]
     rows_lost: dict[str, int]
-    by_table: bool = False
+    # For a rollback by table: (branch-qualified target, revision creating the table) each.
+    branches: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def by_table(self) -> bool:
+        """True when only the named tables' branches are rolled back."""
+        return bool(self.branches)
 
 
 def _creator(table: str) -> Script:
@@ -72,6 +78,7 @@ def plan_rollback(
         raise UsageError("give either table names or --to REV")
     heads = migrations.status(engine).heads
     applied = migrations.ancestors(heads)
+    branches: list[tuple[str, str]] = []
     if tables:
         unknown = [t for t in tables if t not in ALL_TABLES]
         if unknown:
@@ -79,12 +86,10 @@ def plan_rollback(
                 f"unknown table {', '.join(unknown)}; sentinel-db's tables are: "
                 + ", ".join(ALL_TABLES)
             )
-        if len(tables) > 1:
-            # One table at a time keeps each downgrade to one branch label.
-            raise UsageError("give one table per rollback")
-        creator = _creator(tables[0])
-        remove = _descendants(creator) & applied
-        target = _branch_target(creator)
+        creators = [_creator(name) for name in dict.fromkeys(tables)]
+        remove = set().union(*(_descendants(c) for c in creators)) & applied
+        branches = [(_branch_target(c), c.revision) for c in creators]
+        target = ", ".join(t for t, _ in branches)
     else:
         assert to is not None
         try:
@@ -95,10 +100,7 @@ def plan_rollback(
         target = to
     undone = [r for r in migrations.all_revisions() if r.revision in remove]
     return RollbackPlan(
-        target=target,
-        revisions=undone,
-        rows_lost=_rows_lost(engine, undone),
-        by_table=bool(tables),
+        target=target, revisions=undone, rows_lost=_rows_lost(engine, undone), branches=branches
     )
 
 
@@ -120,5 +122,5 @@ def _rows_lost(engine: Engine, undone: list[migrations.RevisionInfo]) -> dict[st
 def run_rollback(engine: Engine, plan: RollbackPlan) -> migrations.Status:
     """Carry out ``plan`` in one transaction under the migration lock."""
     if plan.by_table:
-        return migrations.downgrade_branch(engine, plan.target)
+        return migrations.downgrade_branches(engine, plan.branches)
     return migrations.downgrade(engine, plan.target)
