@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -85,6 +86,14 @@ def _statuses(admin: psycopg.Connection) -> dict[str, tuple[str, str | None]]:
     return {table: (status, error) for table, status, error in rows}
 
 
+@contextmanager
+def _holding_writes(admin: psycopg.Connection, table: str) -> Iterator[psycopg.Connection]:
+    """A transaction that lets ``table`` be read but not written until it ends."""
+    with psycopg.connect(admin.info.dsn, password=admin.info.password) as blocker:
+        blocker.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        yield blocker
+
+
 @pytest.fixture
 def admin(database_url: URL, clean_db: Database) -> Iterator[psycopg.Connection]:
     """A direct autocommit connection to the (emptied) test database, for watching and locking."""
@@ -100,8 +109,7 @@ def test_killed_mid_copy_is_marked_failed_while_a_live_import_is_not(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     big = _controls(tmp_path / "pci_dss_controls.csv", 8_000)
-    with psycopg.connect(admin.info.dsn, password=admin.info.password) as blocker:
-        blocker.execute("LOCK TABLE aws_config_rules_guidance IN SHARE ROW EXCLUSIVE MODE")
+    with _holding_writes(admin, "aws_config_rules_guidance") as blocker:
         live = _start(database_url_str, _rules(tmp_path / "rules.csv"), "aws_config_rules_guidance")
         _wait_for_pid(admin, _BLOCKED_ON_LOCK, live)
         doomed = _start(database_url_str, big, "pci_dss_controls")
@@ -135,8 +143,7 @@ def test_killed_mid_merge_is_marked_failed_by_the_next_stats(
     url = database_url_str
     if via == "pgbouncer":
         url = conninfo(request.getfixturevalue("pooler_url"))
-    with psycopg.connect(admin.info.dsn, password=admin.info.password) as blocker:
-        blocker.execute("LOCK TABLE pci_dss_controls IN SHARE ROW EXCLUSIVE MODE")
+    with _holding_writes(admin, "pci_dss_controls") as blocker:
         doomed = _start(url, _controls(tmp_path / "pci_dss_controls.csv", 50), "pci_dss_controls")
         pid = _wait_for_pid(admin, _BLOCKED_ON_LOCK, doomed)
         doomed.kill()

@@ -7,10 +7,7 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
-from alembic import op
+from sentinel_db.revision_ops import add_search_vector, drop_search_vector
 
 revision: str = "0005c"
 down_revision: str | None = "0001"
@@ -27,18 +24,8 @@ _EXPRESSION = (
 
 
 def upgrade() -> None:
-    op.add_column(
-        _TABLE,
-        sa.Column(
-            "search_vector",
-            postgresql.TSVECTOR(),
-            sa.Computed(_EXPRESSION, persisted=True),
-            nullable=True,
-        ),
-    )
-    op.create_index(f"ix_{_TABLE}_search_vector", _TABLE, ["search_vector"], postgresql_using="gin")
+    add_search_vector(_TABLE, _EXPRESSION)
 
 
 def downgrade() -> None:
-    op.drop_index(f"ix_{_TABLE}_search_vector", table_name=_TABLE)
-    op.drop_column(_TABLE, "search_vector")
+    drop_search_vector(_TABLE)

@@ -12,7 +12,7 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
-from alembic import op
+from sentinel_db.revision_ops import rebuild_gin_index
 
 revision: str = "0007c"
 down_revision: str | None = "0006c"
@@ -22,23 +22,11 @@ creates_tables: tuple[str, ...] = ()
 
 _TABLE = "pci_dss_controls"
 _COLUMN = "metadata"
-_INDEX = f"ix_{_TABLE}_{_COLUMN}"
-
-
-def _rebuild(ops: str | None) -> None:
-    op.drop_index(_INDEX, table_name=_TABLE)
-    op.create_index(
-        _INDEX,
-        _TABLE,
-        [_COLUMN],
-        postgresql_using="gin",
-        postgresql_ops={_COLUMN: ops} if ops else {},
-    )
 
 
 def upgrade() -> None:
-    _rebuild("jsonb_path_ops")
+    rebuild_gin_index(_TABLE, _COLUMN, opclass="jsonb_path_ops")
 
 
 def downgrade() -> None:
-    _rebuild(None)
+    rebuild_gin_index(_TABLE, _COLUMN, opclass=None)
