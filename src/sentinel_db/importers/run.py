@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import psycopg
+from psycopg import sql
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db.config import get_settings
@@ -267,7 +268,7 @@ def _import_one(
     _emit(progress, ProgressEvent(str(path), spec.name, "start", 0, total, 0))
     if not options.force and not options.dry_run:
         report.sha256 = sha256_of(path)
-        if report.sha256 == history.last_success_sha(db, spec.name):
+        if report.sha256 == history.last_success_sha(db, spec.name) and _has_rows(db, spec.name):
             report.status = "skipped"
             report.error = "unchanged since the last successful import (use --force to re-import)"
             history.start_run(
@@ -355,6 +356,17 @@ def _import_one(
             history.finish_run(db, run_row, report)
         _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, report.rows_read))
     return report
+
+
+def _has_rows(db: Database, table: str) -> bool:
+    """Whether ``table`` holds any row: an emptied or recreated table is never "unchanged"."""
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
+    try:
+        with _raw_connection(db) as conn, conn.transaction():
+            row = conn.execute(query).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc, action=f"read {table}") from exc
+    return bool(row and row[0])
 
 
 def report_problem(path: Path, exc: FileProblem) -> Problem:
