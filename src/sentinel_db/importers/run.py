@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -21,9 +19,10 @@ from sentinel_db.db import Database
 from sentinel_db.errors import ExitCode, MigrationError, SentinelDBError, translate
 from sentinel_db.importers import history as history
 from sentinel_db.importers.copy_failure import locate_refused_row
-from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
+from sentinel_db.importers.files import discover, require_files
 from sentinel_db.importers.load import Stage, row_text
 from sentinel_db.importers.reader import CsvStream, FileProblem, sha256_of
+from sentinel_db.importers.rejects import RejectFile, default_reject_path
 from sentinel_db.importers.report import (
     FileReport,
     ImportReport,
@@ -33,8 +32,6 @@ from sentinel_db.importers.report import (
 )
 from sentinel_db.importers.tables import TableSpec, table_spec
 from sentinel_db.importers.validate import RowChecker
-
-REJECT_HEADER = ("file", "line", "column", "reason", "row")
 
 
 @dataclass(frozen=True)
@@ -54,37 +51,6 @@ class ImportOptions:
 
 class _Aborted(Exception):
     """Rows were rejected under all-or-nothing: roll the file back."""
-
-
-class _Rejects:
-    """The reject file, opened on the first rejected row and appended to as rows come."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, file: str, line: int | None, column: str, reason: str, row: list[str]) -> None:
-        if self._writer is None:
-            self._handle = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow(REJECT_HEADER)
-        buffer = io.StringIO()
-        # The terminator must hold \r and \n so that fields containing them are quoted.
-        csv.writer(buffer, lineterminator="\r\n").writerow(row)
-        self._writer.writerow(
-            (file, "" if line is None else line, column, reason, buffer.getvalue()[:-2])
-        )
-
-    @property
-    def used(self) -> bool:
-        return self._writer is not None
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-            self._writer = None
 
 
 def _emit(progress: ProgressCallback | None, event: ProgressEvent) -> None:
@@ -119,7 +85,7 @@ class _FileJob:
         spec: TableSpec,
         *,
         options: ImportOptions,
-        rejects: _Rejects,
+        rejects: RejectFile,
         report: FileReport,
         progress: ProgressCallback | None,
         number: int,
@@ -241,14 +207,6 @@ class _FileJob:
             )
 
 
-def _default_reject_path(path: Path) -> Path:
-    return (
-        path.with_name(path.name + REJECT_SUFFIX)
-        if path.suffix
-        else path.with_suffix(REJECT_SUFFIX)
-    )
-
-
 def _import_one(
     db: Database,
     conn: psycopg.Connection[Any] | None,
@@ -259,7 +217,7 @@ def _import_one(
     run_id: uuid.UUID,
     progress: ProgressCallback | None,
     number: int,
-    rejects: _Rejects | None,
+    rejects: RejectFile | None,
 ) -> FileReport:
     spec = table_spec(table)
     report = FileReport(path=str(path), table=spec.name, dry_run=options.dry_run)
@@ -283,7 +241,7 @@ def _import_one(
             _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, 0))
             return report
     own_rejects = rejects is None
-    sink = rejects or _Rejects(options.reject_file or _default_reject_path(path))
+    sink = rejects or RejectFile(options.reject_file or default_reject_path(path))
     run_row = None if options.dry_run else uuid.uuid4()
     recorded = finished = False
     try:
@@ -436,7 +394,7 @@ def import_directory(
     report.skipped = [(str(p), reason) for p, reason in found.skipped]
     run_id = uuid.UUID(report.run_id)
     started = time.perf_counter()
-    shared = _Rejects(options.reject_file) if options.reject_file else None
+    shared = RejectFile(options.reject_file) if options.reject_file else None
     try:
         if options.dry_run:
             # One transaction for the whole run, so mappings are checked against the controls and
