@@ -132,6 +132,10 @@ _PLANTED = (
         "bookkeeping_in_api_schema: public.import_runs",
     ),
     (
+        "ALTER TABLE sentinel_db.sentinel_db_alembic_version DISABLE ROW LEVEL SECURITY",
+        "WARN rls_disabled: row-level security is off on sentinel_db.sentinel_db_alembic_version",
+    ),
+    (
         "CREATE INDEX ix_copy ON pci_dss_controls ((metadata ->> 'requirements_id'))",
         "duplicate_index: public.pci_dss_controls has identical indexes",
     ),
@@ -193,6 +197,14 @@ def test_database_stamped_0007_upgrades_in_place_and_downgrades_back(
     db = Database.from_url(fresh_database, load_settings(None))
     migrations.upgrade(db.engine, "0007")
     with db.engine.begin() as conn:
+        # What Supabase's advisor reported on such a database: the version table open to the API.
+        found = [str(f) for f in lints.lint(conn)]
+        assert any(
+            f.startswith("ERROR rls_disabled_in_public")
+            and "public.sentinel_db_alembic_version" in f
+            for f in found
+        )
+        assert any("anon holds SELECT, INSERT, UPDATE, DELETE" in f for f in found)
         assert conn.execute(text("SELECT version_num FROM sentinel_db_alembic_version")).all() == [
             ("0007",)
         ]

@@ -34,7 +34,11 @@ class Finding:
         return f"{self.level} {self.name}: {self.detail}"
 
 
-_BOOKKEEPING = tuple(name for name, schema in SCHEMA_BY_TABLE.items() if schema)
+# Bookkeeping: the tables outside the current schema, and the schema version table.
+_BOOKKEEPING = (
+    *(name for name, schema in SCHEMA_BY_TABLE.items() if schema),
+    "sentinel_db_alembic_version",
+)
 
 # Our tables: reference tables in the current schema, bookkeeping in its schema (or, before the
 # revision that moved it, in the current schema).
