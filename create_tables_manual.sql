@@ -191,16 +191,17 @@ UPDATE sentinel_db_alembic_version SET version_num='0008b' WHERE sentinel_db_ale
 
 ALTER TABLE pci_aws_config_rule_mappings ENABLE ROW LEVEL SECURITY;
 
-DROP POLICY IF EXISTS sentinel_db_authenticated_read ON pci_aws_config_rule_mappings;
-
-DROP POLICY IF EXISTS sentinel_db_anon_read ON pci_aws_config_rule_mappings;
-
 REVOKE ALL ON TABLE pci_aws_config_rule_mappings FROM PUBLIC;
 
 DO $$
+DECLARE
+  anon_read boolean := EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = to_regclass('pci_aws_config_rule_mappings') AND polname = 'sentinel_db_anon_read');
 BEGIN
+  DROP POLICY IF EXISTS sentinel_db_authenticated_read ON pci_aws_config_rule_mappings;
+  DROP POLICY IF EXISTS sentinel_db_anon_read ON pci_aws_config_rule_mappings;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
     REVOKE ALL ON TABLE pci_aws_config_rule_mappings FROM anon;
+    IF anon_read THEN CREATE POLICY sentinel_db_anon_read ON pci_aws_config_rule_mappings AS PERMISSIVE FOR SELECT TO anon USING (true); GRANT SELECT ON TABLE pci_aws_config_rule_mappings TO anon; END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
     REVOKE ALL ON TABLE pci_aws_config_rule_mappings FROM authenticated;
@@ -219,16 +220,17 @@ UPDATE sentinel_db_alembic_version SET version_num='0008m' WHERE sentinel_db_ale
 
 ALTER TABLE aws_config_rules_guidance ENABLE ROW LEVEL SECURITY;
 
-DROP POLICY IF EXISTS sentinel_db_authenticated_read ON aws_config_rules_guidance;
-
-DROP POLICY IF EXISTS sentinel_db_anon_read ON aws_config_rules_guidance;
-
 REVOKE ALL ON TABLE aws_config_rules_guidance FROM PUBLIC;
 
 DO $$
+DECLARE
+  anon_read boolean := EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = to_regclass('aws_config_rules_guidance') AND polname = 'sentinel_db_anon_read');
 BEGIN
+  DROP POLICY IF EXISTS sentinel_db_authenticated_read ON aws_config_rules_guidance;
+  DROP POLICY IF EXISTS sentinel_db_anon_read ON aws_config_rules_guidance;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
     REVOKE ALL ON TABLE aws_config_rules_guidance FROM anon;
+    IF anon_read THEN CREATE POLICY sentinel_db_anon_read ON aws_config_rules_guidance AS PERMISSIVE FOR SELECT TO anon USING (true); GRANT SELECT ON TABLE aws_config_rules_guidance TO anon; END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
     REVOKE ALL ON TABLE aws_config_rules_guidance FROM authenticated;
@@ -296,16 +298,17 @@ UPDATE sentinel_db_alembic_version SET version_num='0007c' WHERE sentinel_db_ale
 
 ALTER TABLE pci_dss_controls ENABLE ROW LEVEL SECURITY;
 
-DROP POLICY IF EXISTS sentinel_db_authenticated_read ON pci_dss_controls;
-
-DROP POLICY IF EXISTS sentinel_db_anon_read ON pci_dss_controls;
-
 REVOKE ALL ON TABLE pci_dss_controls FROM PUBLIC;
 
 DO $$
+DECLARE
+  anon_read boolean := EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = to_regclass('pci_dss_controls') AND polname = 'sentinel_db_anon_read');
 BEGIN
+  DROP POLICY IF EXISTS sentinel_db_authenticated_read ON pci_dss_controls;
+  DROP POLICY IF EXISTS sentinel_db_anon_read ON pci_dss_controls;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
     REVOKE ALL ON TABLE pci_dss_controls FROM anon;
+    IF anon_read THEN CREATE POLICY sentinel_db_anon_read ON pci_dss_controls AS PERMISSIVE FOR SELECT TO anon USING (true); GRANT SELECT ON TABLE pci_dss_controls TO anon; END IF;
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
     REVOKE ALL ON TABLE pci_dss_controls FROM authenticated;

@@ -276,3 +276,16 @@ def test_migrate_reads_rls_anon_read_from_the_config_file_it_is_given(
             )
         }
     assert "sentinel_db_anon_read" in policies
+
+
+def test_upgrading_keeps_anon_read_access_that_was_turned_on_before(
+    supabase_roles: None, fresh_database: URL
+) -> None:
+    engine = Database.from_url(fresh_database, load_settings(None)).engine
+    migrations.upgrade(engine, "0007", rls_anon_read=True)
+    migrations.upgrade(engine, rls_anon_read=False)  # RLS_ANON_READ unset at upgrade time
+    with psycopg.connect(_conninfo(fresh_database)) as conn:
+        conn.execute(_INSERTS["pci_dss_controls"], ("kept",))
+        _set_role(conn, "anon")
+        assert _count(conn, "pci_dss_controls") == 1
+        conn.rollback()

@@ -35,31 +35,43 @@ def _if_role(role: str, body: list[str]) -> str:
     return f"  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN\n{lines}\n  END IF;"
 
 
-def _do(blocks: list[str]) -> str:
-    return "DO $$\nBEGIN\n" + "\n".join(blocks) + "\nEND $$"
+def _do(blocks: list[str], *, declare: str = "") -> str:
+    return f"DO $$\n{declare}BEGIN\n" + "\n".join(blocks) + "\nEND $$"
 
 
-def api_table_sql(table: str, *, anon_read: bool) -> list[str]:
-    """SQL giving ``table`` the reference tables' RLS, policies and privileges (idempotent)."""
+def api_table_sql(table: str, *, anon_read: bool | None) -> list[str]:
+    """SQL giving ``table`` the reference tables' RLS, policies and privileges (idempotent).
+
+    ``anon_read=None`` keeps ``anon``'s read access as it is (on if its policy exists).
+    """
     policy = "CREATE POLICY {name} ON {table} AS PERMISSIVE FOR SELECT TO {role} USING (true)"
-    blocks = []
-    for role, name, readable in (
-        ("anon", ANON_POLICY, anon_read),
-        ("authenticated", AUTHENTICATED_POLICY, True),
-        ("service_role", None, True),
+    keep_anon = (
+        f"EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = to_regclass('{table}')"
+        f" AND polname = '{ANON_POLICY}')"
+        if anon_read is None
+        else str(anon_read).lower()
+    )
+    blocks = [
+        f"  DROP POLICY IF EXISTS {AUTHENTICATED_POLICY} ON {table};",
+        f"  DROP POLICY IF EXISTS {ANON_POLICY} ON {table};",
+    ]
+    for role, name in (
+        ("anon", ANON_POLICY),
+        ("authenticated", AUTHENTICATED_POLICY),
+        ("service_role", None),
     ):
         body = [f"REVOKE ALL ON TABLE {table} FROM {role}"]
-        if readable:
-            if name is not None:
-                body.append(policy.format(name=name, table=table, role=role))
-            body.append(f"GRANT SELECT ON TABLE {table} TO {role}")
+        if name is not None:
+            body.append(policy.format(name=name, table=table, role=role))
+        body.append(f"GRANT SELECT ON TABLE {table} TO {role}")
+        if role == "anon":
+            # Only when wanted: the statements run under one more IF.
+            body = [body[0], "IF anon_read THEN " + "; ".join(body[1:]) + "; END IF"]
         blocks.append(_if_role(role, body))
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-        f"DROP POLICY IF EXISTS {AUTHENTICATED_POLICY} ON {table}",
-        f"DROP POLICY IF EXISTS {ANON_POLICY} ON {table}",
         f"REVOKE ALL ON TABLE {table} FROM PUBLIC",
-        _do(blocks),
+        _do(blocks, declare=f"DECLARE\n  anon_read boolean := {keep_anon};\n"),
     ]
 
 
@@ -107,10 +119,12 @@ def _execute(statements: list[str]) -> None:
 def protect_api_table(table: str, *, anon_read: bool | None = None) -> None:
     """In a revision: give ``table`` the reference tables' RLS, policies and privileges.
 
-    ``anon_read`` defaults to ``RLS_ANON_READ`` at migrate time.
+    ``anon_read`` defaults to on when ``RLS_ANON_READ`` is true at migrate time, else to what the
+    table already has: upgrading never takes away read access someone turned on before.
     """
-    wanted = anon_read_at_migrate_time() if anon_read is None else anon_read
-    _execute(api_table_sql(table, anon_read=wanted))
+    if anon_read is None and anon_read_at_migrate_time():
+        anon_read = True
+    _execute(api_table_sql(table, anon_read=anon_read))
 
 
 def protect_private_table(table: str) -> None:
