@@ -144,6 +144,10 @@ _PLANTED = (
         "security_definer_view: view public.controls_view",
     ),
     (
+        "CREATE MATERIALIZED VIEW rules_copy AS SELECT config_rule FROM aws_config_rules_guidance",
+        "materialized_view_in_api: materialized view public.rules_copy",
+    ),
+    (
         "CREATE FUNCTION sentinel_db.touch() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "function_search_path_mutable: function sentinel_db.touch",
     ),

@@ -200,25 +200,39 @@ def _policies(conn: Connection) -> list[Finding]:
 
 
 def _views(conn: Connection) -> list[Finding]:
-    return [
-        Finding(
-            "ERROR",
-            "security_definer_view",
-            f"view {schema}.{name} reads sentinel-db tables with its owner's rights "
-            "(set security_invoker = on)",
-        )
-        for schema, name in _rows(
-            conn,
-            "SELECT DISTINCT vn.nspname, v.relname FROM ours o"
-            " JOIN pg_depend d ON d.refobjid = o.oid AND d.classid = 'pg_rewrite'::regclass"
-            " JOIN pg_rewrite rw ON rw.oid = d.objid"
-            " JOIN pg_class v ON v.oid = rw.ev_class AND v.relkind IN ('v', 'm')"
-            " JOIN pg_namespace vn ON vn.oid = v.relnamespace"
-            " WHERE v.oid <> o.oid AND NOT coalesce(v.reloptions::text[] && ARRAY["
-            "   'security_invoker=on', 'security_invoker=true', 'security_invoker=1'], false)"
-            " ORDER BY 1, 2",
-        )
-    ]
+    found = []
+    for schema, name, kind, exposed in _rows(
+        conn,
+        "SELECT DISTINCT vn.nspname, v.relname, v.relkind::text,"
+        " vn.nspname IN (SELECT nspname FROM exposed) FROM ours o"
+        " JOIN pg_depend d ON d.refobjid = o.oid AND d.classid = 'pg_rewrite'::regclass"
+        " JOIN pg_rewrite rw ON rw.oid = d.objid"
+        " JOIN pg_class v ON v.oid = rw.ev_class AND v.relkind IN ('v', 'm')"
+        " JOIN pg_namespace vn ON vn.oid = v.relnamespace"
+        " WHERE v.oid <> o.oid AND NOT coalesce(v.reloptions::text[] && ARRAY["
+        "   'security_invoker=on', 'security_invoker=true', 'security_invoker=1'], false)"
+        " ORDER BY 1, 2",
+    ):
+        if kind == "v":
+            found.append(
+                Finding(
+                    "ERROR",
+                    "security_definer_view",
+                    f"view {schema}.{name} reads sentinel-db tables with its owner's rights "
+                    "(set security_invoker = on)",
+                )
+            )
+        elif exposed:
+            # A materialized view has no RLS at all: the API serves whatever it holds.
+            found.append(
+                Finding(
+                    "WARN",
+                    "materialized_view_in_api",
+                    f"materialized view {schema}.{name} over sentinel-db tables is served by the "
+                    "Data API without row-level security",
+                )
+            )
+    return found
 
 
 _OUR_FUNCTIONS = """
