@@ -18,6 +18,12 @@ restored on its own:
   tip that changed since (``down_revision = (previous_merge, tip, ...)``). To add work, either
   put the new tip into the current merge's ``down_revision`` in place of its parent, or add a
   new merge. Removing a merge changes nothing, so rolling one branch back never touches another.
+  A merge lists only tips: never a revision that another listed one descends from (Alembic's
+  version bookkeeping breaks on such a graph; a test checks it).
+- **A revision that needs two branches** (say, triggers on a table that write to a bookkeeping
+  table) names both tips: ``down_revision = ("table_tip", "bookkeeping_tip")``. Rolling back
+  either branch then removes it, and ``migrate`` puts it back. Do not use ``depends_on`` across
+  branches: Alembic fails on it in this graph.
 - **Security**: a table the API may read calls ``sentinel_db.access.protect_api_table(name)``
   in its revision; a bookkeeping table calls ``protect_private_table("sentinel_db.name")``.
 """
