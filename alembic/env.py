@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 from alembic import context
 from sentinel_db.migrations import (
     MIGRATION_LOCK_KEY,
+    SEARCH_PATH_SQL,
     VERSION_TABLE,
     engine_for_alembic,
     include_name,
@@ -25,6 +26,7 @@ _options: dict[str, Any] = {
     "version_table": VERSION_TABLE,
     "compare_type": True,
     "compare_server_default": False,
+    "include_schemas": True,
     "include_name": include_name,
     "include_object": include_object,
 }
@@ -35,6 +37,8 @@ def _run(connection: Connection) -> None:
     with context.begin_transaction():
         # Held until this transaction ends, so two concurrent `migrate` runs queue, not collide.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        # The version table may live in the bookkeeping schema (or move there during this run).
+        connection.execute(text(SEARCH_PATH_SQL.format(local="true")))
         context.run_migrations()
 
 
@@ -43,6 +47,7 @@ def run_migrations_offline() -> None:
     url = config.attributes.get("url") or url_for_alembic()
     context.configure(url=url, literal_binds=True, **_options)
     with context.begin_transaction():
+        context.execute(SEARCH_PATH_SQL.format(local="false"))
         context.run_migrations()
 
 

@@ -161,7 +161,7 @@ def _psql_copy(url: str, path: Path) -> float:
 
 def _reset(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE pci_dss_controls, bench_copy, import_runs")
+        conn.execute("TRUNCATE pci_dss_controls, bench_copy, sentinel_db.import_runs")
         conn.execute("CHECKPOINT")
 
 

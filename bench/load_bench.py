@@ -111,7 +111,7 @@ class Readers:
 
 def _reset(db: Database, base: Path) -> None:
     with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {TABLE}, import_runs"))
+        conn.execute(text(f"TRUNCATE {TABLE}, sentinel_db.import_runs"))
     assert import_file(db, base, TABLE).status == "succeeded"
 
 

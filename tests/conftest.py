@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sentinel_db import migrations
 from sentinel_db.config import load_settings
 from sentinel_db.db import Database, dispose_engines
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.models import ALL_TABLES, sql_name
 from tests.pooler import Pooler, run_pgbouncer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +155,7 @@ def session(db: Database) -> Iterator[Session]:
 def truncate_all(db: Database) -> None:
     """Empty every sentinel-db table (for tests that commit for real)."""
     with db.engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(ALL_TABLES)))
+        conn.execute(text("TRUNCATE " + ", ".join(sql_name(t) for t in ALL_TABLES)))
 
 
 @pytest.fixture

@@ -88,8 +88,26 @@ def test_unknown_database_fails_at_once_without_retrying(
     env["DB_RETRY_COUNT"] = "5"
     result = run_subprocess("auth", "check", env=env, cwd=tmp_path)
     assert result.exit_code == 3
-    assert "does not exist" in result.stderr
+    assert "database no_such_db_here does not exist on the server" in result.stderr
     assert "retrying" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [("stats",), ("import-data", "history"), ("migrate",)])
+def test_every_command_says_which_database_does_not_exist(
+    command: tuple[str, ...],
+    cli_env: dict[str, str],
+    database_url_str: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url_str).set(database="no_such_db_here")
+    monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    result = run_cli(capsys, *command)
+    assert result.exit_code == 3, result.output
+    assert "database no_such_db_here does not exist on the server" in result.stderr
+    assert "check that the server is up" not in result.stderr and "Traceback" not in result.output
 
 
 def test_malformed_url_is_a_usage_error_naming_the_variable(

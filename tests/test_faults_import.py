@@ -30,7 +30,7 @@ from sentinel_db.importers import (
     import_file,
     list_runs,
 )
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.models import ALL_TABLES, sql_name
 from tests.pg_throwaway import ThrowawayServer
 
 TABLE = "pci_dss_controls"
@@ -96,7 +96,7 @@ def db(server: ThrowawayServer) -> Iterator[Database]:
         create_db_engine(server.url(DATABASE), load_settings(None, db_retry_count=8, db_timeout=5))
     )
     with database.engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(ALL_TABLES)))
+        conn.execute(text("TRUNCATE " + ", ".join(sql_name(t) for t in ALL_TABLES)))
     yield database
     database.engine.dispose()
     if not server.is_running():

@@ -250,3 +250,22 @@ def test_row_models_accept_every_rule_form_and_reject_bad_weights() -> None:
         PciControlRow.model_validate({"control_id": good, "chunk": "c", "metadata": "{}"})
     with pytest.raises(ValidationError):
         PciControlRow.model_validate({"control_id": "1.2", "chunk": "  \t", "metadata": "{}"})
+
+
+def test_no_validate_names_the_line_of_json_the_database_refuses(
+    clean_db: Database, tmp_path: Path
+) -> None:
+    body = (
+        f'{HEADER}\n,1.1,R,"two\nlines",{META}\n,1.2,R,short,1,2\n,1.3,R,fine,{META}\n'
+        ",1.4,R,broken,{not json\n"
+        f",1.5,R,after,{META}\n"
+    )
+    path = _write(tmp_path, body)
+    validated = import_file(clean_db, path, "pci_dss_controls", options=ImportOptions(dry_run=True))
+    trusted = import_file(clean_db, path, "pci_dss_controls", options=ImportOptions(validate=False))
+    assert trusted.status == "failed" and trusted.exit_code == 4
+    # Line 6, as the validated path reports it (line 4 has too many fields, rejected before COPY).
+    line_six = [m for m in _messages(trusted) if ":6:" in m]
+    assert line_six == [m for m in _messages(validated) if ":6:" in m]
+    assert line_six[0].startswith(f"{path}:6: metadata: invalid JSON")
+    assert _rows(clean_db) == []  # the whole file was refused

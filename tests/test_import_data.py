@@ -20,12 +20,13 @@ from sentinel_db.importers import (
     import_file,
     list_runs,
 )
+from sentinel_db.models import sql_name
 from tests.conftest import EXAMPLES, SHARED_DATA
 
 
 def _count(db: Database, table: str) -> int:
     with db.engine.connect() as conn:
-        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+        return int(conn.execute(text(f"SELECT count(*) FROM {sql_name(table)}")).scalar_one())
 
 
 def _snapshot(db: Database, table: str) -> list[tuple[object, ...]]:

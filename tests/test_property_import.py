@@ -26,7 +26,7 @@ from sentinel_db.db import Database
 from sentinel_db.errors import ExitCode
 from sentinel_db.export import COLUMNS, FILE_STEMS, export_tables
 from sentinel_db.importers import FileReport, ImportOptions, import_directory, import_file
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.models import ALL_TABLES, sql_name
 from sentinel_db.schemas import CONTROL_ID_PATTERN, loads_strict
 from tests.cli_helpers import run_cli
 
@@ -162,7 +162,7 @@ def same_json(a: Any, b: Any) -> bool:
 
 def truncate(db: Database) -> None:
     with db.engine.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(ALL_TABLES)))
+        conn.execute(text("TRUNCATE " + ", ".join(sql_name(t) for t in ALL_TABLES)))
 
 
 def db_rows(db: Database, table: str) -> list[dict[str, Any]]:

@@ -15,30 +15,15 @@ from alembic import command
 from sentinel_db import migrations, security
 from sentinel_db.config import get_settings, load_settings
 from sentinel_db.db import Database
-from sentinel_db.models import ALL_TABLES, REFERENCE_TABLES
+from sentinel_db.models import ALL_TABLES, REFERENCE_TABLES, sql_name
 from tests.cli_helpers import run_cli
+from tests.supabase import create_roles
 
-# Roles are cluster-wide and other test runs may use them: create if missing, never drop.
-_CREATE_ROLES = """
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
-    CREATE ROLE anon NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-    CREATE ROLE authenticated NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-    CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS;
-  END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-  NULL;  -- another test run created them at the same moment
-END $$
-"""
-# What Supabase grants by default, so that RLS (not missing privileges) is what is tested.
+# Every privilege, even on bookkeeping, as if someone had granted them after `migrate`: so that
+# row-level security (not missing privileges, see test_supabase.py) is what is tested here.
 _SUPABASE_GRANTS = (
-    "GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role",
-    "GRANT ALL ON ALL TABLES IN SCHEMA public TO anon, authenticated, service_role",
+    "GRANT USAGE ON SCHEMA public, sentinel_db TO anon, authenticated, service_role",
+    "GRANT ALL ON ALL TABLES IN SCHEMA public, sentinel_db TO anon, authenticated, service_role",
 )
 _INSERTS = {
     "pci_dss_controls": (
@@ -51,7 +36,8 @@ _INSERTS = {
         "INSERT INTO pci_aws_config_rule_mappings (control_id, config_rules) VALUES (%s, '[]')"
     ),
     "import_runs": (
-        "INSERT INTO import_runs (run_id, table_name, source_path, status, sentinel_version)"
+        "INSERT INTO sentinel_db.import_runs (run_id, table_name, source_path, status,"
+        " sentinel_version)"
         " VALUES (gen_random_uuid(), 'pci_dss_controls', %s, 'ok', 'test')"
     ),
 }
@@ -64,8 +50,7 @@ def _conninfo(url: URL) -> str:
 @pytest.fixture(scope="module")
 def supabase_roles(server_url: URL, db: Database) -> None:
     """Supabase's roles on the test server; the session database gets the policies they need."""
-    with psycopg.connect(_conninfo(server_url), autocommit=True) as conn:
-        conn.execute(_CREATE_ROLES)
+    create_roles(server_url)
     # The session database may have been migrated before the roles existed.
     security.apply_policies(db, anon_read=False)
 
@@ -83,8 +68,12 @@ def as_postgres(supabase_roles: None, database_url: URL) -> Iterator[psycopg.Con
         conn.rollback()
 
 
+def _ident(table: str) -> sql.Identifier:
+    return sql.Identifier(*sql_name(table).split("."))
+
+
 def _count(conn: psycopg.Connection, table: str) -> int:
-    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(_ident(table))).fetchone()
     assert row is not None
     return int(row[0])
 
@@ -101,7 +90,7 @@ def _insert_is_refused(conn: psycopg.Connection, table: str) -> None:
 
 def _update_and_delete_touch_nothing(conn: psycopg.Connection, table: str) -> None:
     # Without a policy the rows are invisible to UPDATE and DELETE: no error, nothing changes.
-    ident = sql.Identifier(table)
+    ident = _ident(table)
     assert conn.execute(sql.SQL("UPDATE {} SET id = id").format(ident)).rowcount == 0
     assert conn.execute(sql.SQL("DELETE FROM {}").format(ident)).rowcount == 0
 
@@ -137,16 +126,6 @@ def test_import_runs_are_hidden_from_anon_and_authenticated(
         assert _count(as_postgres, "import_runs") == 0, role
         _insert_is_refused(as_postgres, "import_runs")
         as_postgres.execute("RESET ROLE")
-
-
-def test_service_role_bypasses_rls_and_writes(as_postgres: psycopg.Connection) -> None:
-    _set_role(as_postgres, "service_role")
-    for table in ALL_TABLES:
-        before = _count(as_postgres, table)
-        as_postgres.execute(_INSERTS[table], (f"rls-{uuid.uuid4().hex[:8]}",))
-        assert _count(as_postgres, table) == before + 1, table
-    deleted = as_postgres.execute("DELETE FROM import_runs WHERE table_name = 'pci_dss_controls'")
-    assert deleted.rowcount >= 1
 
 
 def _migrated(url: URL) -> Database:
@@ -196,15 +175,19 @@ def test_migration_without_supabase_roles_enables_rls_and_creates_no_policy(
     assert state.missing_policies() == []
 
 
-def test_downgrade_removes_policies_and_rls(supabase_roles: None, fresh_database: URL) -> None:
+def test_rolling_back_a_branch_removes_its_policies_and_rls_only(
+    supabase_roles: None, fresh_database: URL
+) -> None:
     db = _migrated(fresh_database)
-    migrations.downgrade(db.engine, "0005")
-    state = security.security_state(db)
-    assert all(not t.rls_enabled and not t.policies for t in state.tables)
+    migrations.downgrade_branch(db.engine, "pci_dss_controls@0005c")  # just below its RLS
+    state = {t.name: t for t in security.security_state(db).tables}
+    assert not state["pci_dss_controls"].rls_enabled and not state["pci_dss_controls"].policies
+    assert all(t.rls_enabled for name, t in state.items() if name != "pci_dss_controls")
+    assert state["aws_config_rules_guidance"].policies
     migrations.upgrade(db.engine)
-    state = security.security_state(db)
-    assert all(t.rls_enabled for t in state.tables)
-    assert state.missing_policies() == []
+    state_after = security.security_state(db)
+    assert all(t.rls_enabled for t in state_after.tables)
+    assert state_after.missing_policies() == []
 
 
 def test_auth_check_shows_rls_per_table(
@@ -226,11 +209,11 @@ def test_auth_check_warns_about_a_table_without_rls(
 ) -> None:
     db = _migrated(fresh_database)
     with db.engine.begin() as conn:
-        conn.exec_driver_sql("ALTER TABLE import_runs DISABLE ROW LEVEL SECURITY")
+        conn.exec_driver_sql("ALTER TABLE sentinel_db.import_runs DISABLE ROW LEVEL SECURITY")
     monkeypatch.setenv("DATABASE_URL", _conninfo(fresh_database))
     result = run_cli(capsys, "auth", "check")
     assert result.exit_code == 1
-    assert "row-level security is off on public.import_runs" in result.stderr
+    assert "row-level security is off on sentinel_db.import_runs" in result.stderr
     assert "rls:       import_runs: OFF" in result.stdout
     checked = run_cli(capsys, "db", "check")
     assert checked.exit_code == 5 and "import_runs" in checked.stderr
@@ -293,3 +276,16 @@ def test_migrate_reads_rls_anon_read_from_the_config_file_it_is_given(
             )
         }
     assert "sentinel_db_anon_read" in policies
+
+
+def test_upgrading_keeps_anon_read_access_that_was_turned_on_before(
+    supabase_roles: None, fresh_database: URL
+) -> None:
+    engine = Database.from_url(fresh_database, load_settings(None)).engine
+    migrations.upgrade(engine, "0007", rls_anon_read=True)
+    migrations.upgrade(engine, rls_anon_read=False)  # RLS_ANON_READ unset at upgrade time
+    with psycopg.connect(_conninfo(fresh_database)) as conn:
+        conn.execute(_INSERTS["pci_dss_controls"], ("kept",))
+        _set_role(conn, "anon")
+        assert _count(conn, "pci_dss_controls") == 1
+        conn.rollback()

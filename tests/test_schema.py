@@ -79,3 +79,29 @@ def test_jsonb_gin_indexes_use_the_containment_operator_class(db: Database) -> N
             ).all()
         )
     assert set(found.values()) == {"jsonb_path_ops"} and len(found) == 3
+
+
+def test_every_merge_lists_only_branch_tips() -> None:
+    """A merge naming a revision that another of its parents descends from breaks Alembic's
+    version bookkeeping; the history must never hold one (see sentinel_db.migrations)."""
+    scripts = migrations.make_script_directory()
+
+    def below(revision: str) -> set[str]:
+        found, todo = set(), [revision]
+        while todo:
+            down = scripts.get_revision(todo.pop()).down_revision  # type: ignore[union-attr]
+            for parent in (down,) if isinstance(down, str) else down or ():
+                if parent not in found:
+                    found.add(parent)
+                    todo.append(parent)
+        return found
+
+    for script in scripts.walk_revisions():
+        parents = script.down_revision
+        if isinstance(parents, tuple):
+            for parent in parents:
+                assert not any(parent in below(other) for other in parents), (
+                    script.revision,
+                    parent,
+                )
+    assert len(scripts.get_heads()) == 1

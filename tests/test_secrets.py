@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 
 from sentinel_db import migrations
 from sentinel_db.db import Database
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.models import ALL_TABLES, sql_name
 from tests.cli_helpers import Result, run_cli, run_subprocess
 
 # 127.0.0.1 uses trust authentication, so the server accepts any password: the planted one
@@ -182,7 +182,8 @@ INJECTIONS = (
 def _counts(db: Database) -> dict[str, int]:
     with db.engine.connect() as conn:
         return {
-            t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in ALL_TABLES
+            t: int(conn.execute(text(f"SELECT count(*) FROM {sql_name(t)}")).scalar_one())
+            for t in ALL_TABLES
         }
 
 

@@ -1,4 +1,4 @@
-"""pci_dss_controls: PCI DSS controls with JSONB metadata.
+"""pci_dss_controls: PCI DSS controls with JSONB metadata (root of the table's branch).
 
 Revision ID: 0001
 Revises:
@@ -14,7 +14,7 @@ from alembic import op
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("pci_dss_controls",)
 depends_on: str | Sequence[str] | None = None
 creates_tables: tuple[str, ...] = ("pci_dss_controls",)
 

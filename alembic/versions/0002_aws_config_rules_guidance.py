@@ -1,7 +1,7 @@
 """aws_config_rules_guidance: guidance per AWS Config rule.
 
 Revision ID: 0002
-Revises: 0001
+Revises:
 Create Date: 2026-11-25
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = ("aws_config_rules_guidance",)
 depends_on: str | Sequence[str] | None = None
 creates_tables: tuple[str, ...] = ("aws_config_rules_guidance",)
 

@@ -1,7 +1,7 @@
 """pci_aws_config_rule_mappings: PCI control to AWS Config rules.
 
 Revision ID: 0003
-Revises: 0002
+Revises:
 Create Date: 2026-11-25
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = ("pci_aws_config_rule_mappings",)
 depends_on: str | Sequence[str] | None = None
 creates_tables: tuple[str, ...] = ("pci_aws_config_rule_mappings",)
 

@@ -1,7 +1,7 @@
 """import_runs: one row per file per import run.
 
 Revision ID: 0004
-Revises: 0003
+Revises:
 Create Date: 2026-11-25
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = ("bookkeeping",)
 depends_on: str | Sequence[str] | None = None
 creates_tables: tuple[str, ...] = ("import_runs",)
 

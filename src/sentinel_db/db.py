@@ -24,6 +24,7 @@ from sentinel_db.errors import (
     SentinelDBError,
     describe_connect_error,
     is_permanent_connect_error,
+    missing_at_connect,
     translate,
 )
 
@@ -279,6 +280,12 @@ def _connect_failure(exc: SQLAlchemyError, masked: str) -> SentinelDBError:
         return translated
     if not isinstance(translated, ConnectionFailedError):
         return ConnectionFailedError(f"cannot connect to {masked}: {reason}")
+    missing = missing_at_connect(orig)
+    if missing is not None:
+        return ConnectionFailedError(
+            f"cannot connect to {masked}: {missing}",
+            hint="create it, or fix the name in DATABASE_URL",
+        )
     return ConnectionFailedError(
         f"cannot connect to {masked}: {reason}",
         hint=hints.get(reason, "check DATABASE_URL and that the server is reachable"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 import psycopg
@@ -94,6 +95,30 @@ _TIMEOUTS = {"57014", "55P03"}  # query_canceled (statement_timeout), lock_not_a
 _CONNECTION_LOST = {"57P01", "57P02", "57P03", "08000", "08003", "08006"}
 
 
+_MISSING_RELATION = {"42P01": "table", "3F000": "schema"}
+# libpq reports these without a SQLSTATE; the object names are not secrets.
+_MISSING_AT_CONNECT = re.compile(r'(database|role) "([^"]+)" does not exist')
+_QUOTED = re.compile(r'"([^"]+)"')
+
+
+def missing_at_connect(exc: BaseException) -> str | None:
+    """``database X does not exist on the server`` (or role) for such a connect failure."""
+    if _sqlstate(exc) in _NO_DATABASE or "does not exist" in str(exc):
+        match = _MISSING_AT_CONNECT.search(str(exc))
+        if match:
+            return f"{match.group(1)} {match.group(2)} does not exist on the server"
+    return None
+
+
+def _missing_table(action: str, detail: str, state: str) -> MigrationError:
+    match = _QUOTED.search(detail)
+    name = match.group(1) if match else "a sentinel-db table"
+    return MigrationError(
+        f"{action}: {_MISSING_RELATION[state]} {name} is missing from the database",
+        hint="run `sentinel-db migrate` to create it (a rollback may have removed it)",
+    )
+
+
 def _sqlstate(exc: BaseException) -> str | None:
     orig = getattr(exc, "orig", exc)
     return getattr(orig, "sqlstate", None)
@@ -129,6 +154,14 @@ def translate(exc: BaseException, *, action: str = "database operation") -> Sent
         kind = "statement timeout" if state == "57014" else "lock timeout"
         return DatabaseTimeoutError(
             f"{action}: {kind} reached; nothing was written by the interrupted transaction"
+        )
+    if state in _MISSING_RELATION:
+        return _missing_table(action, detail, state)
+    missing = missing_at_connect(orig)
+    if missing is not None:
+        return ConnectionFailedError(
+            f"{action}: {missing}",
+            hint="create it, or fix the name in DATABASE_URL",
         )
     if state in _AUTH_FAILED:
         return ConnectionFailedError(

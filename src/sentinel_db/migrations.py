@@ -1,7 +1,36 @@
-"""Alembic glue: a Config built in code, and upgrade / downgrade / status / drift / SQL."""
+"""Alembic glue: a Config built in code, and upgrade / downgrade / status / drift / SQL.
+
+How the revision history is shaped (``alembic/versions/``), so that each table can be removed and
+restored on its own:
+
+- **One branch per table**, labelled with the table's name (``pci_dss_controls``,
+  ``aws_config_rules_guidance``, ``pci_aws_config_rule_mappings``), plus ``bookkeeping``
+  (``import_runs`` and whatever else lives in the ``sentinel_db`` schema). The branch root
+  creates the table and says so in a module attribute ``creates_tables = ("table",)``;
+  ``db rollback TABLE`` finds the creating revision through that attribute and downgrades its
+  branch label to just before it (``label@base``), so nothing here lists revision ids.
+- **A revision that changes one table** goes on that table's branch: ``down_revision`` is the
+  branch's current tip (the revision on that branch that the head merge lists). A revision that
+  creates another table either starts a branch of its own (``down_revision = None``,
+  ``branch_labels = ("its_table",)``, ``creates_tables = ("its_table",)``) or, if the table cannot
+  exist without another one, goes on that one's branch and lists it in ``creates_tables``.
+- **One head, a merge**: the newest merge revision lists the previous merge plus every branch
+  tip that changed since (``down_revision = (previous_merge, tip, ...)``). To add work, either
+  put the new tip into the current merge's ``down_revision`` in place of its parent, or add a
+  new merge. Removing a merge changes nothing, so rolling one branch back never touches another.
+  A merge lists only tips: never a revision that another listed one descends from (Alembic's
+  version bookkeeping breaks on such a graph; a test checks it).
+- **A revision that needs two branches** (say, triggers on a table that write to a bookkeeping
+  table) names both tips: ``down_revision = ("table_tip", "bookkeeping_tip")``. Rolling back
+  either branch then removes it, and ``migrate`` puts it back. Do not use ``depends_on`` across
+  branches: Alembic fails on it in this graph.
+- **Security**: a table the API may read calls ``sentinel_db.access.protect_api_table(name)``
+  in its revision; a bookkeeping table calls ``protect_private_table("sentinel_db.name")``.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from collections.abc import Iterator, Sequence
@@ -15,18 +44,23 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, inspect, select, table
-from sqlalchemy import func as sa_func
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from alembic import command
-from sentinel_db.errors import MigrationError, UsageError, translate
-from sentinel_db.models import ALL_TABLES, Base
+from sentinel_db.errors import MigrationError, translate
+from sentinel_db.models import ALL_TABLES, BOOKKEEPING_SCHEMA, SCHEMA_BY_TABLE, Base
 
 log = logging.getLogger("sentinel_db.migrations")
 
 VERSION_TABLE = "sentinel_db_alembic_version"
+# Appends the bookkeeping schema to the search path (``{local}``: for this transaction only, or
+# for the session in offline SQL), so the unqualified version table is found in either schema.
+SEARCH_PATH_SQL = (
+    "SELECT set_config('search_path', concat_ws(', ', nullif(current_setting('search_path'), ''),"
+    " 'sentinel_db'), {local})"
+)
 # pg_advisory_xact_lock key shared by every `migrate` (0x53454e54 = "SENT").
 MIGRATION_LOCK_KEY = 0x53454E54_0001
 
@@ -43,9 +77,12 @@ def script_location() -> Path:
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Consider only sentinel-db's own tables: never Supabase's or anyone else's."""
+    """Consider only sentinel-db's own schemas and tables: never Supabase's or anyone else's."""
+    if type_ == "schema":
+        return name is None or name == BOOKKEEPING_SCHEMA
     if type_ == "table":
-        return name in Base.metadata.tables
+        schema = parent_names.get("schema_name")
+        return (f"{schema}.{name}" if schema else name) in Base.metadata.tables
     return True
 
 
@@ -59,7 +96,7 @@ def include_object(
     missing expression index is reported.
     """
     if type_ == "table":
-        return name in Base.metadata.tables
+        return obj.key in Base.metadata.tables
     return True
 
 
@@ -96,22 +133,33 @@ def url_for_alembic() -> str:
     return "postgresql+psycopg://"
 
 
-def _scripts() -> ScriptDirectory:
+@functools.lru_cache(maxsize=1)
+def make_script_directory() -> ScriptDirectory:
+    """The revision scripts and their graph (read once per process)."""
     return ScriptDirectory.from_config(make_config())
 
 
+_scripts = make_script_directory
+
+
 def head() -> str:
-    """The newest revision id."""
+    """The newest revision id (the history always ends in one merge)."""
     heads = _scripts().get_heads()
     if len(heads) != 1:
         raise MigrationError(f"expected one head revision, found {len(heads)}")
     return heads[0]
 
 
-def current(conn: Connection) -> str | None:
-    """The revision the database is at (``None`` when it has never been migrated)."""
+def current_heads(conn: Connection) -> tuple[str, ...]:
+    """The revisions the database is at: one at head, several after a table was rolled back."""
+    conn.execute(text(SEARCH_PATH_SQL.format(local="true")))
     ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    return ctx.get_current_revision()
+    return tuple(sorted(ctx.get_current_heads()))
+
+
+def current(conn: Connection) -> str | None:
+    """The revision(s) the database is at, comma-separated (``None`` when never migrated)."""
+    return ", ".join(current_heads(conn)) or None
 
 
 @dataclass(frozen=True)
@@ -128,37 +176,50 @@ def _info(script: Script) -> RevisionInfo:
     return RevisionInfo(script.revision, (script.doc or "").split("\n")[0].strip(), tables)
 
 
-def revisions(lower: str | None, upper: str) -> list[RevisionInfo]:
-    """Revisions above ``lower`` up to and including ``upper``, newest first."""
+def ancestors(heads: Sequence[str]) -> set[str]:
+    """Every revision at or below ``heads`` (what a database at those heads has applied)."""
+    if not heads:
+        return set()
     scripts = _scripts()
-    return [_info(s) for s in scripts.iterate_revisions(upper, lower or "base")]
+    return {s.revision for s in scripts.iterate_revisions(tuple(heads), "base")}
+
+
+def all_revisions() -> list[RevisionInfo]:
+    """Every revision, newest first (each after all of its descendants)."""
+    return [_info(s) for s in _scripts().walk_revisions()]
 
 
 @dataclass
 class Status:
     """Where a database stands against the scripts."""
 
-    current: str | None
+    heads: tuple[str, ...]
     head: str
     pending: list[RevisionInfo] = field(default_factory=list)
 
     @property
+    def current(self) -> str | None:
+        """The current revision(s), comma-separated; ``None`` when never migrated."""
+        return ", ".join(self.heads) or None
+
+    @property
     def up_to_date(self) -> bool:
         """True when nothing is pending."""
-        return self.current == self.head
+        return self.heads == (self.head,)
 
 
 def status(engine: Engine) -> Status:
-    """Current revision, head, and the revisions still to apply."""
-    with _connect(engine, "read the schema revision") as conn:
-        cur = current(conn)
-    top = head()
-    pending = [] if cur == top else list(reversed(revisions(cur, top)))
-    return Status(current=cur, head=top, pending=pending)
+    """Current revision(s), head, and the revisions still to apply (oldest first)."""
+    with connect(engine, "read the schema revision") as conn:
+        heads = current_heads(conn)
+    applied = ancestors(heads)
+    pending = [r for r in reversed(all_revisions()) if r.revision not in applied]
+    return Status(heads=heads, head=head(), pending=pending)
 
 
 @contextmanager
-def _connect(engine: Engine, action: str) -> Iterator[Connection]:
+def connect(engine: Engine, action: str) -> Iterator[Connection]:
+    """A connection whose driver errors surface as sentinel-db's own, naming ``action``."""
     try:
         with engine.connect() as conn:
             yield conn
@@ -167,13 +228,14 @@ def _connect(engine: Engine, action: str) -> Iterator[Connection]:
 
 
 def _run(
-    engine: Engine, action: str, fn: Any, *args: Any, attributes: dict[str, Any] | None = None
+    engine: Engine, action: str, steps: Any, *, attributes: dict[str, Any] | None = None
 ) -> None:
+    """Run ``steps(cfg, conn)`` in one transaction (one migration lock, all or nothing)."""
     try:
         with engine.begin() as conn:
             cfg = make_config(connection=conn)
             cfg.attributes.update(attributes or {})
-            fn(cfg, *args)
+            steps(cfg, conn)
     except CommandError as exc:
         raise MigrationError(f"{action}: {exc}") from exc
     except SQLAlchemyError as exc:
@@ -183,16 +245,50 @@ def _run(
 def upgrade(engine: Engine, revision: str = "head", *, rls_anon_read: bool | None = None) -> Status:
     """Upgrade to ``revision`` (default head) under the migration lock; returns the new status.
 
-    ``rls_anon_read`` overrides the ``RLS_ANON_READ`` setting the row-level-security revision reads.
+    From any partial state (a table rolled back) this brings every branch to ``revision``.
+    ``rls_anon_read`` overrides the ``RLS_ANON_READ`` setting the security revisions read.
     """
     attributes = {} if rls_anon_read is None else {"rls_anon_read": rls_anon_read}
-    _run(engine, "migrate", command.upgrade, revision, attributes=attributes)
+    _run(engine, "migrate", lambda cfg, _: command.upgrade(cfg, revision), attributes=attributes)
     return status(engine)
 
 
 def downgrade(engine: Engine, revision: str) -> Status:
-    """Downgrade to ``revision`` (``base`` removes everything) under the migration lock."""
-    _run(engine, "rollback", command.downgrade, revision)
+    """Downgrade the whole schema to exactly ``revision`` (``base`` removes everything).
+
+    Alembic's ``downgrade REV`` only removes REV's descendants; revisions on other branches
+    that REV does not include are then taken off one head at a time, in the same transaction.
+    """
+
+    def steps(cfg: Config, conn: Connection) -> None:
+        keep = set() if revision == "base" else ancestors((revision,))
+        command.downgrade(cfg, revision)
+        while extra := [h for h in current_heads(conn) if h not in keep]:
+            command.downgrade(cfg, f"{extra[0]}@-1")
+
+    _run(engine, "rollback", steps)
+    return status(engine)
+
+
+def downgrade_branches(engine: Engine, targets: Sequence[tuple[str, str]]) -> Status:
+    """Branch-qualified downgrades (``label@rev``), each while ``revision`` is still applied.
+
+    ``targets`` holds ``(target, revision)`` pairs; all run in one transaction, so a rollback of
+    several tables happens completely or not at all.
+    """
+
+    def steps(cfg: Config, conn: Connection) -> None:
+        for target, revision in targets:
+            if revision in ancestors(current_heads(conn)):
+                command.downgrade(cfg, target)
+
+    _run(engine, "rollback", steps)
+    return status(engine)
+
+
+def downgrade_branch(engine: Engine, target: str) -> Status:
+    """One branch-qualified downgrade (``label@rev`` or ``label@base``)."""
+    _run(engine, "rollback", lambda cfg, _: command.downgrade(cfg, target))
     return status(engine)
 
 
@@ -208,19 +304,27 @@ def upgrade_sql(revision_range: str = "head") -> str:
 
 def pending_sql(engine: Engine, revision: str = "head") -> str:
     """The SQL that upgrading this database to ``revision`` would run."""
-    cur = status(engine).current
-    if cur is not None and cur == (head() if revision == "head" else revision):
+    heads = status(engine).heads
+    target = head() if revision == "head" else revision
+    if heads == (target,):
         return ""
-    return upgrade_sql(f"{cur}:{revision}" if cur else revision)
+    if len(heads) > 1:
+        raise MigrationError(
+            "the database is at several branch heads (a table was rolled back): "
+            "a dry run can only start from one revision",
+            hint="run `sentinel-db migrate` to bring it back to head",
+        )
+    return upgrade_sql(f"{heads[0]}:{revision}" if heads else revision)
 
 
 def drift(engine: Engine) -> list[Any]:
     """Differences between the live schema and the models (empty when none)."""
-    with _connect(engine, "compare the schema") as conn:
+    with connect(engine, "compare the schema") as conn:
         ctx = MigrationContext.configure(
             conn,
             opts={
                 "compare_type": True,
+                "include_schemas": True,
                 "include_name": include_name,
                 "include_object": include_object,
                 "version_table": VERSION_TABLE,
@@ -229,70 +333,30 @@ def drift(engine: Engine) -> list[Any]:
         return list(compare_metadata(ctx, Base.metadata))
 
 
+_LOCATE_SQL = text(
+    "SELECT coalesce(to_regclass(format('%I.%I', CAST(:schema AS text), CAST(:name AS text))),"
+    " to_regclass(format('%I', CAST(:name AS text))))::text"
+)
+
+
+def locate_tables(conn: Connection) -> dict[str, str | None]:
+    """Where each of sentinel-db's tables is (its SQL name), or ``None`` when it is missing.
+
+    A bookkeeping table is looked for in its schema, then (before that revision) beside the
+    reference tables in the current schema.
+    """
+    found: dict[str, str | None] = {}
+    for name in ALL_TABLES:
+        schema = SCHEMA_BY_TABLE.get(name) or "pg_catalog"  # pg_catalog: never ours, so skipped
+        row = conn.execute(_LOCATE_SQL, {"schema": schema, "name": name}).scalar_one()
+        found[name] = None if row is None else str(row)
+    return found
+
+
 def existing_tables(engine: Engine) -> dict[str, bool]:
     """Which of sentinel-db's tables exist in the database."""
-    with _connect(engine, "list tables") as conn:
-        present = set(inspect(conn).get_table_names())
-    return {name: name in present for name in ALL_TABLES}
-
-
-@dataclass
-class RollbackPlan:
-    """What a rollback would undo: the target and each revision with the rows it loses."""
-
-    target: str
-    revisions: list[RevisionInfo]
-    rows_lost: dict[str, int]
-
-
-def plan_rollback(
-    engine: Engine, *, tables: Sequence[str] = (), to: str | None = None
-) -> RollbackPlan:
-    """Work out the downgrade target for ``tables`` or ``to`` and what it would remove.
-
-    Raises:
-        UsageError: an unknown table, or neither/both of ``tables`` and ``to``.
-    """
-    if bool(tables) == (to is not None):
-        raise UsageError("give either table names or --to REV")
-    cur = status(engine).current
-    if cur is None:
-        return RollbackPlan(target="base", revisions=[], rows_lost={})
-    applied = revisions(None, cur)  # newest first
-    if tables:
-        unknown = [t for t in tables if t not in ALL_TABLES]
-        if unknown:
-            raise UsageError(
-                f"unknown table {', '.join(unknown)}; sentinel-db's tables are: "
-                + ", ".join(ALL_TABLES)
-            )
-        creators = [r for r in applied if set(r.creates_tables) & set(tables)]
-        if not creators:
-            return RollbackPlan(target=cur, revisions=[], rows_lost={})
-        oldest = creators[-1]
-        scripts = _scripts()
-        down = scripts.get_revision(oldest.revision)
-        target = str(down.down_revision) if down and down.down_revision else "base"
-    else:
-        assert to is not None
-        target = to
-    if target == "base":
-        undone = applied
-    else:
-        try:
-            undone = revisions(target, cur)
-        except CommandError as exc:
-            raise UsageError(f"cannot roll back to {target}: {exc}") from exc
-    present = existing_tables(engine)
-    lost: dict[str, int] = {}
-    with _connect(engine, "count rows") as conn:
-        for rev in undone:
-            for name in rev.creates_tables:
-                if present.get(name):
-                    lost[name] = int(
-                        conn.execute(select(sa_func.count()).select_from(table(name))).scalar_one()
-                    )
-    return RollbackPlan(target=target, revisions=undone, rows_lost=lost)
+    with connect(engine, "list tables") as conn:
+        return {name: where is not None for name, where in locate_tables(conn).items()}
 
 
 def upgrade_if_behind(url: URL, settings: Any) -> None:

@@ -53,6 +53,10 @@ RULE_SEARCH_EXPRESSION = (
 )
 
 
+# Bookkeeping (import history, the schema version) lives in a schema the Supabase Data API does not
+# serve; the reference tables stay in the connection's current schema (``public``).
+BOOKKEEPING_SCHEMA = "sentinel_db"
+
 # The JSONB GIN indexes use jsonb_path_ops: every query on them is containment (@>), which that
 # operator class serves from a smaller index with far fewer posting lists to intersect.
 
@@ -170,7 +174,10 @@ class ImportRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     sentinel_version: Mapped[str] = mapped_column(String(32))
 
-    __table_args__ = (Index("ix_import_runs_table_name_started_at", "table_name", "started_at"),)
+    __table_args__ = (
+        Index("ix_import_runs_table_name_started_at", "table_name", "started_at"),
+        {"schema": BOOKKEEPING_SCHEMA},
+    )
 
 
 BOOKKEEPING_SCHEMA = "sentinel_db"
@@ -210,3 +217,12 @@ ALL_TABLES: tuple[str, ...] = (*REFERENCE_TABLES, ImportRun.__tablename__)
 MODEL_BY_TABLE: dict[str, type[Base]] = {
     m.__tablename__: m for m in (PciControl, AwsConfigRule, PciAwsConfigMapping, ImportRun)
 }
+SCHEMA_BY_TABLE: dict[str, str | None] = {
+    name: model.__table__.schema for name, model in MODEL_BY_TABLE.items()
+}
+
+
+def sql_name(table: str) -> str:
+    """``table`` as SQL names it: schema-qualified when it lives outside the current schema."""
+    schema = SCHEMA_BY_TABLE.get(table)
+    return f"{schema}.{table}" if schema else table

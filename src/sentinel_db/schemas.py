@@ -76,6 +76,15 @@ def _parse_json(value: object, what: str) -> Any:
     return parsed
 
 
+def json_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as jsonb (worded as validation words it), or ``None``."""
+    try:
+        _parse_json(value, "value")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     if isinstance(value, str):
         return any("\ud800" <= ch <= "\udfff" for ch in value)

@@ -1,8 +1,8 @@
-"""Row-level security: what the database has, what Supabase needs, and (re)applying policies.
+"""Row-level security and privileges: what the database has, what Supabase needs, reapplying them.
 
-The model (revision 0006): RLS is on for every sentinel-db table; ``authenticated`` may SELECT
-the reference tables; ``anon`` may too only when ``RLS_ANON_READ`` is true; nobody writes
-through a policy (``service_role`` and the owner bypass RLS); ``import_runs`` has no policy.
+The model lives in :mod:`sentinel_db.access`: RLS on every sentinel-db table; ``authenticated``
+may SELECT the reference tables, ``anon`` too only when ``RLS_ANON_READ`` is true; nobody writes
+through the API; bookkeeping sits in the ``sentinel_db`` schema, closed to every API role.
 """
 
 from __future__ import annotations
@@ -12,20 +12,25 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from sentinel_db import access
+from sentinel_db.access import ANON_POLICY as ANON_POLICY
+from sentinel_db.access import API_ROLES
+from sentinel_db.access import AUTHENTICATED_POLICY as AUTHENTICATED_POLICY
 from sentinel_db.db import Database
 from sentinel_db.errors import translate
-from sentinel_db.models import ALL_TABLES, REFERENCE_TABLES
+from sentinel_db.lints import lint
+from sentinel_db.models import ALL_TABLES, BOOKKEEPING_SCHEMA, REFERENCE_TABLES
 
-AUTHENTICATED_POLICY = "sentinel_db_authenticated_read"
-ANON_POLICY = "sentinel_db_anon_read"
-SUPABASE_ROLES = ("anon", "authenticated", "service_role")
+SUPABASE_ROLES = API_ROLES
+# Findings that mean the schema itself is not what the revisions made (``db check`` fails on them).
+_SCHEMA_LINTS = {"rls_disabled_in_public", "rls_disabled", "policy_exists_rls_disabled"}
 
 _TABLES_SQL = text(
     """
     SELECT c.relname, c.relrowsecurity, n.nspname
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
+    WHERE n.nspname IN (current_schema(), :schema) AND c.relkind IN ('r', 'p')
       AND c.relname = ANY(:tables)
     """
 )
@@ -33,11 +38,12 @@ _POLICIES_SQL = text(
     """
     SELECT tablename, policyname, cmd, roles::text[]
     FROM pg_policies
-    WHERE schemaname = current_schema() AND tablename = ANY(:tables)
+    WHERE schemaname IN (current_schema(), :schema) AND tablename = ANY(:tables)
     ORDER BY tablename, policyname
     """
 )
 _ROLES_SQL = text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:roles)")
+_VERSION_TABLE = "sentinel_db_alembic_version"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,11 @@ class TableSecurity:
     schema: str
     rls_enabled: bool
     policies: list[Policy] = field(default_factory=list)
+
+    @property
+    def sql_name(self) -> str:
+        """Schema-qualified name."""
+        return f"{self.schema}.{self.name}"
 
 
 @dataclass
@@ -80,11 +91,12 @@ class SecurityState:
 
 def inspect_security(conn: Connection) -> SecurityState:
     """Read RLS flags, policies and Supabase roles over ``conn``."""
+    params = {"tables": list(ALL_TABLES), "schema": BOOKKEEPING_SCHEMA}
     tables = {
         name: TableSecurity(name=name, schema=schema, rls_enabled=bool(enabled))
-        for name, enabled, schema in conn.execute(_TABLES_SQL, {"tables": list(ALL_TABLES)})
+        for name, enabled, schema in conn.execute(_TABLES_SQL, params)
     }
-    for table, name, command, roles in conn.execute(_POLICIES_SQL, {"tables": list(ALL_TABLES)}):
+    for table, name, command, roles in conn.execute(_POLICIES_SQL, params):
         tables[table].policies.append(Policy(str(name), str(command), tuple(roles or ())))
     roles = {str(r) for (r,) in conn.execute(_ROLES_SQL, {"roles": list(SUPABASE_ROLES)})}
     ordered = [tables[name] for name in ALL_TABLES if name in tables]
@@ -104,45 +116,33 @@ def security_state(db: Database) -> SecurityState:
         raise translate(exc, action="read row-level security") from exc
 
 
-def policy_statements(*, anon_read: bool) -> list[str]:
-    """SQL that makes the policies match the model; safe to run again (idempotent).
-
-    Every name is a constant of this module: nothing from user input is formatted in.
-    """
-    statements = [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY" for table in ALL_TABLES]
-    for role, policy, wanted in (
-        ("authenticated", AUTHENTICATED_POLICY, True),
-        ("anon", ANON_POLICY, anon_read),
-    ):
-        for table in REFERENCE_TABLES:
-            statements.append(f"DROP POLICY IF EXISTS {policy} ON {table}")
-        if not wanted:
-            continue
-        creates = "\n".join(
-            f"    CREATE POLICY {policy} ON {table} AS PERMISSIVE FOR SELECT TO {role} USING (true);"
-            for table in REFERENCE_TABLES
-        )
-        statements.append(
-            "DO $$\nBEGIN\n"
-            f"  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN\n"
-            f"{creates}\n"
-            "  END IF;\nEND $$"
-        )
+def policy_statements(state: SecurityState, *, anon_read: bool) -> list[str]:
+    """SQL that gives every existing table the access model; safe to run again (idempotent)."""
+    statements: list[str] = []
+    for table in state.tables:
+        if table.name in REFERENCE_TABLES:
+            statements += access.api_table_sql(table.name, anon_read=anon_read)
+        else:
+            statements += access.private_table_sql(table.sql_name)
+    if any(t.schema == BOOKKEEPING_SCHEMA for t in state.tables):
+        statements += access.private_schema_sql(BOOKKEEPING_SCHEMA)
+        statements += access.private_table_sql(f"{BOOKKEEPING_SCHEMA}.{_VERSION_TABLE}")
     return statements
 
 
 def apply_policies(db: Database, *, anon_read: bool) -> SecurityState:
-    """Switch RLS on and (re)create the policies for the Supabase roles that exist, atomically.
+    """Switch RLS on, (re)create the policies and cut privileges to the model, atomically.
 
-    Use it when the roles appeared after ``migrate``, or to turn anon read access on or off.
+    Use it when the roles appeared after ``migrate``, to turn anon read access on or off, or to
+    take back privileges granted since.
 
     Raises:
         DatabaseError: the statements failed (for example, not the tables' owner).
     """
     try:
         with db.engine.begin() as conn:
-            for statement in policy_statements(anon_read=anon_read):
-                conn.exec_driver_sql(statement)
+            state = inspect_security(conn)
+            access.run_statements(conn, policy_statements(state, anon_read=anon_read))
             return inspect_security(conn)
     except SQLAlchemyError as exc:
         raise translate(exc, action="apply row-level security policies") from exc
@@ -157,12 +157,18 @@ def _describe(table: TableSecurity) -> str:
 
 
 def check_report(db: Database) -> dict[str, list[str]]:
-    """Lines and warnings about row-level security, for ``auth check`` and ``db check``.
+    """Lines and warnings about RLS, privileges and the advisor's lints, for ``auth check``.
 
-    Warnings: a sentinel-db table without RLS (Supabase's Data API would expose it), or
-    Supabase roles present without the policies they need.
+    ``warnings``: every ERROR or WARN lint finding on sentinel-db's objects (see
+    :mod:`sentinel_db.lints`), and Supabase roles present without the policies they need.
+    ``schema_warnings``: the subset that ``db check`` treats as drift (RLS and policies).
     """
-    state = security_state(db)
+    try:
+        with db.engine.connect() as conn:
+            state = inspect_security(conn)
+            findings = lint(conn)
+    except SQLAlchemyError as exc:
+        raise translate(exc, action="read row-level security") from exc
     lines = [_describe(table) for table in state.tables]
     present = ", ".join(r for r in SUPABASE_ROLES if r in state.roles)
     lines.append(
@@ -170,25 +176,26 @@ def check_report(db: Database) -> dict[str, list[str]]:
         if present
         else "roles:     no Supabase roles (plain PostgreSQL): no policies needed"
     )
-    warnings = [
-        f"row-level security is off on {t.schema}.{t.name}: anyone with the API key can read and "
-        "write it on Supabase; run `sentinel-db auth policies` (or `sentinel-db migrate`)"
-        for t in state.tables
-        if not t.rls_enabled
-    ]
+    lines.append(f"lints:     {len(findings) or 'no'} problem(s) found")
+    warnings = [str(finding) for finding in findings]
+    schema_warnings = [str(f) for f in findings if f.name in _SCHEMA_LINTS]
     missing = state.missing_policies()
     if missing:
-        warnings.append(
+        message = (
             "Supabase roles exist but these policies are missing: "
             + ", ".join(missing)
             + "; run `sentinel-db auth policies` to create them"
         )
+        warnings.append(message)
+        schema_warnings.append(message)
     for table in state.tables:
         if table.name not in REFERENCE_TABLES:
             exposed = [p.name for p in table.policies if set(p.roles) & {"anon", "authenticated"}]
             if exposed:
-                warnings.append(
+                message = (
                     f"{table.name} should not be readable through the API, but policies "
                     f"{', '.join(exposed)} grant anon/authenticated access"
                 )
-    return {"lines": lines, "warnings": warnings}
+                warnings.append(message)
+                schema_warnings.append(message)
+    return {"lines": lines, "warnings": warnings, "schema_warnings": schema_warnings}

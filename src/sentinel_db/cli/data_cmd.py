@@ -21,6 +21,7 @@ from sentinel_db.cli.render import (
 )
 from sentinel_db.errors import UsageError
 from sentinel_db.export import ExportFormat, export_tables
+from sentinel_db.importers.history import reap_dead_runs
 from sentinel_db.repositories import (
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
@@ -287,6 +288,7 @@ def stats(
 ) -> None:
     """Row counts, table and index sizes, last import, and mapping coverage."""
     db = get_state(ctx).database()
+    reap_dead_runs(db)  # an import whose process died must not show as still running
     with db.unit_of_work(read_only=True) as session:
         result = database_stats(session)
     if fmt is ReportFormat.json:

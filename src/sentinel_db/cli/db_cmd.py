@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sentinel_db import connection, migrations
+from sentinel_db import rollback as rollback_plan
 from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
 from sentinel_db.errors import ExitCode, SchemaDriftError
@@ -57,7 +58,7 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
                 "current_revision": report.current_revision,
                 "head_revision": report.head_revision,
                 "tables": report.tables,
-                **{k: v for k, v in extra.items() if k != "warnings"},
+                **{k: v for k, v in extra.items() if k not in ("warnings", "schema_warnings")},
                 "warnings": warnings,
                 "healthy": report.healthy and not warnings,
             }
@@ -175,8 +176,8 @@ def _validate(db: object, quiet: bool) -> None:
             hint="run `sentinel-db db check` for the full list",
         )
     extra = _security_section(db)
-    if extra.get("warnings"):
-        raise SchemaDriftError("; ".join(extra["warnings"]))
+    if extra.get("schema_warnings"):
+        raise SchemaDriftError("; ".join(extra["schema_warnings"]))
     info("schema matches the models", quiet=quiet)
 
 
@@ -187,17 +188,20 @@ db_app.command("migrate")(migrate)
 def rollback(
     ctx: typer.Context,
     tables: Annotated[
-        list[str] | None, typer.Argument(help="Remove just these tables.", show_default=False)
+        list[str] | None,
+        typer.Argument(
+            help="Remove just this table; the others stay as they are.", show_default=False
+        ),
     ] = None,
     to: Annotated[
         str | None, typer.Option("--to", help="Downgrade to this revision (base = all).")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Downgrade to a revision, or just far enough to remove the named tables."""
+    """Remove one table (its branch only, others untouched), or downgrade everything to --to REV."""
     state = get_state(ctx)
     db = state.database()
-    plan = migrations.plan_rollback(db.engine, tables=tables or (), to=to)
+    plan = rollback_plan.plan_rollback(db.engine, tables=tables or (), to=to)
     if not plan.revisions:
         info("nothing to roll back", quiet=state.quiet)
         return
@@ -207,8 +211,13 @@ def rollback(
         info(f"  {rev.revision}  {rev.message}" + (f"  ({lost})" if lost else ""), quiet=False)
     if not yes and not typer.confirm("Proceed?", default=False, err=True):
         raise typer.Exit(int(ExitCode.FAILED))
-    after = migrations.downgrade(db.engine, plan.target)
+    after = rollback_plan.run_rollback(db.engine, plan)
     info(f"now at {after.current or 'base'}", quiet=state.quiet)
+    if plan.by_table:
+        info(
+            "other tables are unchanged; `sentinel-db migrate` restores what was removed",
+            quiet=state.quiet,
+        )
 
 
 @db_app.command("status")

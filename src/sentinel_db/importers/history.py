@@ -1,53 +1,114 @@
-"""``import_runs``: one row per file per run, written outside the file's own transaction.
+"""``import_runs``: one row per file per run, and finding runs whose process died.
 
-The row is created as ``running`` in its own short transaction before loading starts and
-finished in another, so an import that dies midway still leaves an honest record.
+A file's import holds a transaction-level advisory lock keyed by its ``import_runs`` row for the
+whole of its transaction. The lock is taken *before* the ``running`` row is written (in its own
+short transaction, so history survives a failed import), and the row is finished inside the
+import's transaction on success, so the lock covers every moment the row says ``running``. A
+``running`` row whose lock nobody holds belongs to a process that ended without finishing
+(killed, machine lost): :func:`reap_dead_runs` marks it ``failed``. No timeout is involved, so a
+slow import is never mistaken for a dead one, and transaction-scoped locks work through a
+transaction pooler (session-level advisory locks would not).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+import psycopg
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db import __version__
 from sentinel_db.db import Database
 from sentinel_db.errors import MigrationError, SentinelDBError, translate
 from sentinel_db.importers.report import FileReport
-from sentinel_db.models import ImportRun
+from sentinel_db.models import ImportRun, sql_name
+
+log = logging.getLogger("sentinel_db.importers")
 
 _VERSION_WIDTH = 32
 _UNDEFINED_TABLE = "42P01"
+DEAD_RUN_REASON = "the importing process ended without finishing"
+# Two-key advisory locks: (class, key) never collides with the one-key locks used elsewhere.
+RUN_LOCK_CLASS = 0x53454E54  # "SENT"
+# The low 32 bits of the key: the run row's id, first 8 hex digits, as a signed int4.
+_KEY = "('x' || left(replace(CAST({} AS text), '-', ''), 8))::bit(32)::int4"
+_HOLD_LOCK = f"SELECT pg_advisory_xact_lock({RUN_LOCK_CLASS}, {_KEY.format('%s::uuid')})"
+_TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({RUN_LOCK_CLASS}, {_KEY.format(':id')})")
+_RUNNING = text(f"SELECT id FROM {sql_name('import_runs')} WHERE status = 'running'")
+_MARK_DEAD = text(
+    f"UPDATE {sql_name('import_runs')} SET status = 'failed', finished_at = now(),"
+    " error = :reason WHERE id = :id AND status = 'running'"
+)
 
 
 def _missing_schema(exc: BaseException) -> None:
     """Raise a clear error when the failure is an unmigrated database."""
     cause = getattr(exc, "orig", None) or exc.__cause__
     cause = getattr(cause, "orig", None) or cause
-    if getattr(cause, "sqlstate", None) == _UNDEFINED_TABLE:
+    if getattr(cause, "sqlstate", None) in (_UNDEFINED_TABLE, "3F000"):
         raise MigrationError(
             "the database has no sentinel-db schema (import_runs is missing)",
             hint="run `sentinel-db migrate` first",
         ) from exc
 
 
+def hold_run_lock(conn: psycopg.Connection[Any], row_id: uuid.UUID) -> None:
+    """Take the lock that says run ``row_id`` is alive, until ``conn``'s transaction ends."""
+    conn.execute(_HOLD_LOCK, (str(row_id),))
+
+
+def reap_dead_runs(db: Database) -> int:
+    """Mark ``failed`` every ``running`` row whose import no longer holds its lock.
+
+    Returns how many rows were marked. A live import holds its lock, so it is never marked.
+    """
+    try:
+        with db.unit_of_work() as session:
+            marked = 0
+            for (row_id,) in session.execute(_RUNNING).all():
+                # The lock stays ours until commit, so a second reaper cannot mark it twice.
+                if session.execute(_TRY_LOCK, {"id": row_id}).scalar_one():
+                    result = session.execute(_MARK_DEAD, {"id": row_id, "reason": DEAD_RUN_REASON})
+                    marked += int(result.rowcount)  # type: ignore[attr-defined]
+    except SQLAlchemyError as exc:
+        _missing_schema(exc)
+        raise translate(exc, action="check for dead imports") from exc
+    if marked:
+        log.warning("%d import run(s) recorded as failed: %s", marked, DEAD_RUN_REASON)
+    return marked
+
+
 def start_run(
-    db: Database, *, run_id: uuid.UUID, table: str, path: str, sha256: str | None
+    db: Database,
+    *,
+    row_id: uuid.UUID,
+    run_id: uuid.UUID,
+    table: str,
+    path: str,
+    sha256: str | None,
+    report: FileReport | None = None,
 ) -> uuid.UUID:
-    """Record that a file's import has started; returns the row's id."""
+    """Record that a file's import has started (or, given ``report``, how it ended).
+
+    The caller already holds :func:`hold_run_lock` for ``row_id`` when the row says running.
+    """
+    values: dict[str, Any] = {"status": "running", "file_sha256": sha256}
+    if report is not None:
+        values = {**_finished(report), "finished_at": func.now()}
     try:
         with db.unit_of_work() as session:
             run = ImportRun(
+                id=row_id,
                 run_id=run_id,
                 table_name=table,
                 source_path=path,
-                file_sha256=sha256,
-                status="running",
                 sentinel_version=__version__[:_VERSION_WIDTH],
+                **values,
             )
             session.add(run)
             session.flush()
@@ -57,11 +118,9 @@ def start_run(
         raise translate(exc, action="recording the import") from exc
 
 
-def finish_run(db: Database, run_row: uuid.UUID, report: FileReport) -> None:
-    """Record how a file's import ended."""
-    values: dict[str, Any] = {
+def _finished(report: FileReport) -> dict[str, Any]:
+    return {
         "status": report.status,
-        "finished_at": func.now(),
         "rows_read": report.rows_read,
         "inserted": report.inserted,
         "updated": report.updated,
@@ -71,6 +130,24 @@ def finish_run(db: Database, run_row: uuid.UUID, report: FileReport) -> None:
         "error": report.error,
         "file_sha256": report.sha256,
     }
+
+
+_FINISH_IN_TRANSACTION = (
+    f"UPDATE {sql_name('import_runs')} SET status = %(status)s, finished_at = now(),"
+    " rows_read = %(rows_read)s, inserted = %(inserted)s, updated = %(updated)s,"
+    " unchanged = %(unchanged)s, rejected = %(rejected)s, warnings = %(warnings)s,"
+    " error = %(error)s, file_sha256 = %(file_sha256)s WHERE id = %(id)s"
+)
+
+
+def finish_run_in(conn: psycopg.Connection[Any], row_id: uuid.UUID, report: FileReport) -> None:
+    """Record how the import ended inside its own transaction (commits with the data)."""
+    conn.execute(_FINISH_IN_TRANSACTION, {**_finished(report), "id": str(row_id)})
+
+
+def finish_run(db: Database, run_row: uuid.UUID, report: FileReport) -> None:
+    """Record how a file's import ended, after its transaction was rolled back."""
+    values = {**_finished(report), "finished_at": func.now()}
     try:
         with db.unit_of_work() as session:
             session.execute(update(ImportRun).where(ImportRun.id == run_row).values(**values))
@@ -119,7 +196,8 @@ class RunRecord:
 
 
 def list_runs(db: Database, *, table: str | None = None, limit: int = 50) -> list[RunRecord]:
-    """The most recent import runs, newest first."""
+    """The most recent import runs, newest first (runs whose process died marked first)."""
+    reap_dead_runs(db)
     query = (
         select(ImportRun).order_by(ImportRun.started_at.desc(), ImportRun.source_path).limit(limit)
     )

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
+from psycopg import sql
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db.config import get_settings
 from sentinel_db.db import Database
-from sentinel_db.errors import ExitCode, SentinelDBError, translate
+from sentinel_db.errors import ExitCode, MigrationError, SentinelDBError, translate
 from sentinel_db.importers import history as history
-from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
+from sentinel_db.importers.copy_failure import locate_refused_row
+from sentinel_db.importers.files import discover, require_files
 from sentinel_db.importers.load import Stage, row_text
 from sentinel_db.importers.reader import CsvStream, FileProblem, sha256_of
+from sentinel_db.importers.rejects import RejectFile, default_reject_path
 from sentinel_db.importers.report import (
     FileReport,
     ImportReport,
@@ -31,8 +32,6 @@ from sentinel_db.importers.report import (
 )
 from sentinel_db.importers.tables import TableSpec, table_spec
 from sentinel_db.importers.validate import RowChecker
-
-REJECT_HEADER = ("file", "line", "column", "reason", "row")
 
 
 @dataclass(frozen=True)
@@ -52,37 +51,6 @@ class ImportOptions:
 
 class _Aborted(Exception):
     """Rows were rejected under all-or-nothing: roll the file back."""
-
-
-class _Rejects:
-    """The reject file, opened on the first rejected row and appended to as rows come."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, file: str, line: int | None, column: str, reason: str, row: list[str]) -> None:
-        if self._writer is None:
-            self._handle = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow(REJECT_HEADER)
-        buffer = io.StringIO()
-        # The terminator must hold \r and \n so that fields containing them are quoted.
-        csv.writer(buffer, lineterminator="\r\n").writerow(row)
-        self._writer.writerow(
-            (file, "" if line is None else line, column, reason, buffer.getvalue()[:-2])
-        )
-
-    @property
-    def used(self) -> bool:
-        return self._writer is not None
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-            self._writer = None
 
 
 def _emit(progress: ProgressCallback | None, event: ProgressEvent) -> None:
@@ -117,7 +85,7 @@ class _FileJob:
         spec: TableSpec,
         *,
         options: ImportOptions,
-        rejects: _Rejects,
+        rejects: RejectFile,
         report: FileReport,
         progress: ProgressCallback | None,
         number: int,
@@ -147,33 +115,21 @@ class _FileJob:
             self.stage.create()
             has_ids = "id" in header.index
             event = ProgressEvent(str(self.path), self.spec.name, "rows", 0, stream.total_bytes, 0)
-            with self.conn.cursor() as cur, cur.copy(self.stage.copy_statement()) as copy:
-                batch: list[tuple[Any, ...]] = []
-                for line, fields in stream.records():
-                    report.rows_read += 1
-                    outcome = checker.check(line, fields)
-                    if isinstance(outcome, list):
-                        self._reject_fields(line, fields, outcome)
-                        continue
-                    for message in checker.warnings:
-                        column, _, reason = message.partition(": ")
-                        report.warn(self._problem(line, column, reason))
-                    batch.append(outcome)
-                    if len(batch) >= batch_size:
-                        for record in batch:
-                            copy.write_row(record)
-                        batch.clear()
-                        event = ProgressEvent(
-                            event.path,
-                            event.table,
-                            "rows",
-                            stream.bytes_read,
-                            stream.total_bytes,
-                            report.rows_read,
-                        )
-                        _emit(self.progress, event)
-                for record in batch:
-                    copy.write_row(record)
+            try:
+                self._copy(stream, checker, batch_size, event)
+            except psycopg.DataError as exc:
+                if options.validate:
+                    raise
+                refused = locate_refused_row(
+                    exc, self.path, self.spec, encoding=options.encoding, max_field_size=max_field
+                )
+                if refused is None:
+                    raise
+                problem = refused.problem
+                self.rejects.write(
+                    str(self.path), problem.line, problem.column, problem.reason, refused.fields
+                )
+                raise problem from exc
             if report.sha256 is None:
                 report.sha256 = stream.sha256
         self.stage.lock()
@@ -189,6 +145,39 @@ class _FileJob:
             counts.updated,
             counts.unchanged,
         )
+
+    def _copy(
+        self, stream: CsvStream, checker: RowChecker, batch_size: int, event: ProgressEvent
+    ) -> None:
+        """Check each row and COPY the good ones into staging, in batches."""
+        report = self.report
+        with self.conn.cursor() as cur, cur.copy(self.stage.copy_statement()) as copy:
+            batch: list[tuple[Any, ...]] = []
+            for line, fields in stream.records():
+                report.rows_read += 1
+                outcome = checker.check(line, fields)
+                if isinstance(outcome, list):
+                    self._reject_fields(line, fields, outcome)
+                    continue
+                for message in checker.warnings:
+                    column, _, reason = message.partition(": ")
+                    report.warn(self._problem(line, column, reason))
+                batch.append(outcome)
+                if len(batch) >= batch_size:
+                    for record in batch:
+                        copy.write_row(record)
+                    batch.clear()
+                    event = ProgressEvent(
+                        event.path,
+                        event.table,
+                        "rows",
+                        stream.bytes_read,
+                        stream.total_bytes,
+                        report.rows_read,
+                    )
+                    _emit(self.progress, event)
+            for record in batch:
+                copy.write_row(record)
 
     def _reject_fields(self, line: int, fields: list[str], reasons: list[tuple[str, str]]) -> None:
         column, reason = reasons[0]
@@ -218,14 +207,6 @@ class _FileJob:
             )
 
 
-def _default_reject_path(path: Path) -> Path:
-    return (
-        path.with_name(path.name + REJECT_SUFFIX)
-        if path.suffix
-        else path.with_suffix(REJECT_SUFFIX)
-    )
-
-
 def _import_one(
     db: Database,
     conn: psycopg.Connection[Any] | None,
@@ -236,7 +217,7 @@ def _import_one(
     run_id: uuid.UUID,
     progress: ProgressCallback | None,
     number: int,
-    rejects: _Rejects | None,
+    rejects: RejectFile | None,
 ) -> FileReport:
     spec = table_spec(table)
     report = FileReport(path=str(path), table=spec.name, dry_run=options.dry_run)
@@ -245,22 +226,24 @@ def _import_one(
     _emit(progress, ProgressEvent(str(path), spec.name, "start", 0, total, 0))
     if not options.force and not options.dry_run:
         report.sha256 = sha256_of(path)
-        if report.sha256 == history.last_success_sha(db, spec.name):
+        if report.sha256 == history.last_success_sha(db, spec.name) and _has_rows(db, spec.name):
             report.status = "skipped"
             report.error = "unchanged since the last successful import (use --force to re-import)"
-            row = history.start_run(
-                db, run_id=run_id, table=spec.name, path=str(path), sha256=report.sha256
+            history.start_run(
+                db,
+                row_id=uuid.uuid4(),
+                run_id=run_id,
+                table=spec.name,
+                path=str(path),
+                sha256=report.sha256,
+                report=report,
             )
-            history.finish_run(db, row, report)
             _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, 0))
             return report
     own_rejects = rejects is None
-    sink = rejects or _Rejects(options.reject_file or _default_reject_path(path))
-    run_row = None
-    if not options.dry_run:
-        run_row = history.start_run(
-            db, run_id=run_id, table=spec.name, path=str(path), sha256=report.sha256
-        )
+    sink = rejects or RejectFile(options.reject_file or default_reject_path(path))
+    run_row = None if options.dry_run else uuid.uuid4()
+    recorded = finished = False
     try:
         with contextlib.ExitStack() as stack:
             own_conn = conn is None
@@ -278,9 +261,26 @@ def _import_one(
             )
             try:
                 with conn.transaction():
+                    if run_row is not None:
+                        # Lock first, then the visible `running` row: while the row says
+                        # running, the lock proves the import is alive (see history).
+                        history.hold_run_lock(conn, run_row)
+                        history.start_run(
+                            db,
+                            row_id=run_row,
+                            run_id=run_id,
+                            table=spec.name,
+                            path=str(path),
+                            sha256=report.sha256,
+                        )
+                        recorded = True
                     job.run()
                     if options.dry_run and own_conn:
                         raise psycopg.Rollback()
+                    if run_row is not None:
+                        report.status = "partial" if report.rejected else "succeeded"
+                        history.finish_run_in(conn, run_row, report)
+                finished = run_row is not None
             except FileProblem as exc:
                 report.fail(report_problem(path, exc), exit_code=ExitCode.REJECTED)
             except _Aborted:
@@ -297,21 +297,34 @@ def _import_one(
     except (psycopg.Error, SQLAlchemyError, SentinelDBError) as exc:
         error = translate(exc, action="import")
         report.fail(Problem(str(path), None, "", error.message), exit_code=error.exit_code)
+        if isinstance(error, MigrationError):
+            raise error from exc  # a missing table is the database's problem, not this file's
     finally:
         if sink.used:
             report.reject_file = str(sink.path)
         if own_rejects:
             sink.close()
         report.seconds = time.perf_counter() - started
-        if report.status == "succeeded" and report.rejected:
+        if report.status in ("succeeded", "partial") and report.rejected:
             report.status = "partial"
             report.exit_code = int(ExitCode.REJECTED)
         if options.dry_run and report.status in ("succeeded", "partial"):
             report.status = "dry-run"
-        if run_row is not None:
+        if recorded and not finished and run_row is not None:
             history.finish_run(db, run_row, report)
         _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, report.rows_read))
     return report
+
+
+def _has_rows(db: Database, table: str) -> bool:
+    """Whether ``table`` holds any row: an emptied or recreated table is never "unchanged"."""
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
+    try:
+        with _raw_connection(db) as conn, conn.transaction():
+            row = conn.execute(query).fetchone()
+    except psycopg.Error as exc:
+        raise translate(exc, action=f"read {table}") from exc
+    return bool(row and row[0])
 
 
 def report_problem(path: Path, exc: FileProblem) -> Problem:
@@ -343,6 +356,8 @@ def import_file(
     if not path.is_file():
         raise UsageError(f"{path} does not exist or is not a file")
     options = options or ImportOptions()
+    if not options.dry_run:
+        history.reap_dead_runs(db)
     return _import_one(
         db,
         None,
@@ -373,11 +388,13 @@ def import_directory(
     options = options or ImportOptions()
     found = discover(source)
     require_files(found)
+    if not options.dry_run:
+        history.reap_dead_runs(db)
     report = ImportReport(source=str(source), run_id=str(uuid.uuid4()), dry_run=options.dry_run)
     report.skipped = [(str(p), reason) for p, reason in found.skipped]
     run_id = uuid.UUID(report.run_id)
     started = time.perf_counter()
-    shared = _Rejects(options.reject_file) if options.reject_file else None
+    shared = RejectFile(options.reject_file) if options.reject_file else None
     try:
         if options.dry_run:
             # One transaction for the whole run, so mappings are checked against the controls and

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import translate
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.models import ALL_TABLES, sql_name
 from sentinel_db.records import Coverage
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
 from sentinel_db.repositories.tables import count_rows
@@ -20,10 +20,10 @@ _SIZES = text(
     " pg_total_relation_size(CAST(:t AS regclass))"
 )
 _LAST_IMPORTS = text(
-    """
+    f"""
     SELECT DISTINCT ON (table_name) table_name, status, started_at, finished_at,
            inserted, updated, unchanged, rejected
-    FROM import_runs WHERE status <> 'skipped'  -- an unchanged file skipped is not an import
+    FROM {sql_name("import_runs")} WHERE status <> 'skipped'  -- an unchanged file skipped is not an import
     ORDER BY table_name, started_at DESC
     """
 )
@@ -75,7 +75,7 @@ def database_stats(session: Session) -> DatabaseStats:
         }
         tables = []
         for table in ALL_TABLES:
-            size, indexes, total = session.execute(_SIZES, {"t": table}).one()
+            size, indexes, total = session.execute(_SIZES, {"t": sql_name(table)}).one()
             tables.append(
                 TableStats(
                     table=table,
