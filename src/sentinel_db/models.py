@@ -180,7 +180,6 @@ class ImportRun(Base):
     )
 
 
-BOOKKEEPING_SCHEMA = "sentinel_db"
 
 
 def _search_statistics(table: str) -> tuple[Table, Table]:

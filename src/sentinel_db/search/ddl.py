@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alembic import op
+from sentinel_db.access import protect_private_table
 
 SCHEMA = "sentinel_db"
 FOLD_AT = 64
@@ -92,12 +93,13 @@ def _apply_delta(spec: SearchTextSpec, rows: str) -> str:
 
 
 def _create_statistics(spec: SearchTextSpec) -> None:
-    op.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     op.execute(f"CREATE TABLE {spec.terms} (term text PRIMARY KEY, df integer NOT NULL)")
     op.execute(
         f"CREATE TABLE {spec.totals} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "docs bigint NOT NULL, lexemes bigint NOT NULL)"
     )
+    for table in (spec.terms, spec.totals):
+        protect_private_table(table)
     op.execute(
         f"INSERT INTO {spec.terms} (term, df) SELECT u.lexeme, count(*) "
         f"FROM {spec.table} CROSS JOIN LATERAL unnest(search_vector) AS u GROUP BY u.lexeme"
