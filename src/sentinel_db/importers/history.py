@@ -6,6 +6,7 @@ finished in another, so an import that dies midway still leaves an honest record
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,17 @@ def start_run(
         raise translate(exc, action="recording the import") from exc
 
 
+def peak_memory_bytes() -> int | None:
+    """This process's peak resident memory so far, in bytes (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
 def finish_run(db: Database, run_row: uuid.UUID, report: FileReport) -> None:
     """Record how a file's import ended."""
     values: dict[str, Any] = {
@@ -70,6 +82,9 @@ def finish_run(db: Database, run_row: uuid.UUID, report: FileReport) -> None:
         "warnings": report.warnings,
         "error": report.error,
         "file_sha256": report.sha256,
+        "duration_seconds": report.seconds,
+        "rows_per_second": report.rows_per_second,
+        "peak_memory_bytes": peak_memory_bytes(),
     }
     try:
         with db.unit_of_work() as session:

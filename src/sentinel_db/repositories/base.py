@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sentinel_db.errors import DuplicateError, NotFoundError, UsageError, translate
 from sentinel_db.models import Base
 from sentinel_db.records import Record, validate_record
+from sentinel_db.repositories.instrument import instrument
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -35,6 +36,11 @@ class Repository(Generic[ModelT]):
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Metrics labels for every public method; cached reads when the session has a cache.
+        instrument(cls)
 
     # -- helpers -------------------------------------------------------------------------------
 
