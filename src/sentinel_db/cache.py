@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from sentinel_db.errors import MigrationError, translate
+from sentinel_db.errors import MigrationError, NotFoundError, translate
 from sentinel_db.frozen import FrozenDict, FrozenList, Unfreezable, freeze, size_of
 from sentinel_db.metrics import CacheFigures, labelled
 
@@ -163,13 +163,26 @@ class UnitOfWorkCache:
         depends = tuple((t, versions[t]) for t in tables)
         found, value = self.cache.get(key, depends)
         if not found:
-            result = compute()
+            try:
+                result = compute()
+            except NotFoundError as exc:
+                # "No such key" is an answer too, and as cacheable as a row.
+                self.cache.put(key, depends, _Missing(exc.message, exc.hint))
+                raise
             try:
                 value = freeze(result)
             except Unfreezable:
                 return result
             self.cache.put(key, depends, value)
+        if isinstance(value, _Missing):
+            raise NotFoundError(value.message, hint=value.hint)
         return _thaw(value)
+
+
+@dataclass(frozen=True)
+class _Missing:
+    message: str
+    hint: str | None
 
 
 def _thaw(value: Any) -> Any:

@@ -205,6 +205,20 @@ class MetricsSnapshot:
         """JSON-ready data."""
         return asdict(self)
 
+    def summary(self) -> dict[str, Any]:
+        """The figures that mean something for one short-lived command (JSON-ready)."""
+        return {
+            "pool": asdict(self.pool) if self.pool else None,
+            "connections_opened": self.connections_opened,
+            "connect_retries": self.connect_retries,
+            "connect_failures": self.connect_failures,
+            "pool_timeouts": self.pool_timeouts,
+            "statement_timeouts": self.statement_timeouts,
+            "errors": self.errors,
+            "queries": self.query_count,
+            "query_ms": round(sum(q.total_ms for q in self.queries.values()), 3),
+        }
+
 
 def pool_figures(engine: Engine) -> PoolFigures | None:
     """Size and use of ``engine``'s pool (None for an unpooled engine)."""
