@@ -41,11 +41,38 @@ def upgrade() -> None:
         LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
         AS $$
         BEGIN
+            -- Under row-level security with no policy that lets anything be written, the
+            -- statement changed no row (Supabase's anon and authenticated): nothing to record,
+            -- and those roles need no right on the versions. TRUNCATE ignores RLS.
+            IF TG_OP <> 'TRUNCATE' AND row_security_active(TG_RELID) AND NOT EXISTS (
+                SELECT 1 FROM pg_policies
+                WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME
+                  AND cmd <> 'SELECT'
+            ) THEN
+                RETURN NULL;
+            END IF;
             INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
             VALUES (TG_TABLE_NAME, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
             ON CONFLICT (table_name)
             DO UPDATE SET version = v.version + 1, changed_at = now();
             RETURN NULL;
+        END
+        $$
+        """
+    )
+    # Supabase writes as service_role and may read as authenticated: neither owns these objects.
+    op.execute(
+        """
+        DO $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+                GRANT USAGE ON SCHEMA sentinel_db TO service_role;
+                GRANT SELECT, INSERT, UPDATE ON sentinel_db.data_versions TO service_role;
+            END IF;
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+                GRANT USAGE ON SCHEMA sentinel_db TO authenticated;
+                GRANT SELECT ON sentinel_db.data_versions TO authenticated;
+            END IF;
         END
         $$
         """
