@@ -1,7 +1,10 @@
 """The generic repository: CRUD, pagination, streaming and bulk upsert for one table.
 
 Repositories flush and never commit: the caller's ``Database.unit_of_work()`` owns the
-transaction, so several repositories' work commits or rolls back together.
+transaction, so several repositories' work commits or rolls back together. Every public method
+is wrapped when its class is defined (:mod:`sentinel_db.repositories.instrument`): its statements
+are counted under its name, and in a read-only unit of work with the cache on, reads are served
+from the cache as frozen records instead of ORM rows.
 """
 
 from __future__ import annotations
