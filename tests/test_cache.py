@@ -51,8 +51,13 @@ def cached(clean_db: Database, app_url: URL) -> Database:
     return Database.from_url(app_url, load_settings(None), cache=True)
 
 
-def test_db_cache_setting_turns_the_cache_on(app_url: URL) -> None:
-    assert Database.from_url(app_url, load_settings(None, db_cache=True)).cache is not None
+def test_db_cache_setting_turns_the_cache_on(app_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_CACHE", "true")
+    monkeypatch.setenv("DB_CACHE_MAX_ENTRIES", "7")
+    cache = Database.from_url(app_url, load_settings(None)).cache
+    assert cache is not None and cache.max_entries == 7
+    assert Database.from_url(app_url, load_settings(None), cache=False).cache is None
+    monkeypatch.delenv("DB_CACHE")
     assert Database.from_url(app_url, load_settings(None)).cache is None
 
 

@@ -184,7 +184,8 @@ class Database:
         self.cache = cache
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.read_engine, expire_on_commit=False)
-        metrics_of(self.read_engine)
+        for counted in (engine, self.read_engine):
+            metrics_of(counted)  # engines made elsewhere are counted from here on
 
     @classmethod
     def from_settings(
