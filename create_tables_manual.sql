@@ -140,7 +140,13 @@ CREATE TABLE sentinel_db.data_versions (
             CONSTRAINT pk_data_versions PRIMARY KEY (table_name)
         );
 
-CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+CREATE TABLE sentinel_db.data_version_marks (
+            txid bigint NOT NULL,
+            table_name text NOT NULL,
+            CONSTRAINT pk_data_version_marks PRIMARY KEY (txid, table_name)
+        );
+
+CREATE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
         LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
         AS $$
         BEGIN
@@ -154,19 +160,35 @@ CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
             ) THEN
                 RETURN NULL;
             END IF;
-            INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
-            VALUES (TG_TABLE_NAME, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
-            ON CONFLICT (table_name)
-            DO UPDATE SET version = v.version + 1, changed_at = now();
+            INSERT INTO sentinel_db.data_version_marks (txid, table_name)
+            VALUES (pg_current_xact_id()::text::bigint, TG_TABLE_NAME)
+            ON CONFLICT DO NOTHING;
             RETURN NULL;
         END
         $$;
+
+CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
+            VALUES (NEW.table_name, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
+            ON CONFLICT (table_name)
+            DO UPDATE SET version = v.version + 1, changed_at = now();
+            DELETE FROM sentinel_db.data_version_marks
+            WHERE txid = NEW.txid AND table_name = NEW.table_name;
+            RETURN NULL;
+        END
+        $$;
+
+CREATE CONSTRAINT TRIGGER sentinel_db_bump_at_commit AFTER INSERT ON sentinel_db.data_version_marks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sentinel_db.bump_data_version();
 
 DO $$
         BEGIN
             IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
                 GRANT USAGE ON SCHEMA sentinel_db TO service_role;
                 GRANT SELECT, INSERT, UPDATE ON sentinel_db.data_versions TO service_role;
+                GRANT SELECT, INSERT, DELETE ON sentinel_db.data_version_marks TO service_role;
             END IF;
             IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
                 GRANT USAGE ON SCHEMA sentinel_db TO authenticated;
@@ -181,7 +203,7 @@ UPDATE sentinel_db_alembic_version SET version_num='data_versions' WHERE sentine
 
 INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('pci_dss_controls', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
 
-CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_dss_controls FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.bump_data_version();
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_dss_controls FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
 
 UPDATE sentinel_db_alembic_version SET version_num='data_versions_controls' WHERE sentinel_db_alembic_version.version_num = 'data_versions';
 
@@ -189,7 +211,7 @@ UPDATE sentinel_db_alembic_version SET version_num='data_versions_controls' WHER
 
 INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('aws_config_rules_guidance', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
 
-CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aws_config_rules_guidance FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.bump_data_version();
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aws_config_rules_guidance FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
 
 UPDATE sentinel_db_alembic_version SET version_num='data_versions_rules' WHERE sentinel_db_alembic_version.version_num = 'data_versions_controls';
 
@@ -197,7 +219,7 @@ UPDATE sentinel_db_alembic_version SET version_num='data_versions_rules' WHERE s
 
 INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('pci_aws_config_rule_mappings', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
 
-CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_aws_config_rule_mappings FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.bump_data_version();
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_aws_config_rule_mappings FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
 
 UPDATE sentinel_db_alembic_version SET version_num='data_versions_mappings' WHERE sentinel_db_alembic_version.version_num = 'data_versions_rules';
 

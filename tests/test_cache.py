@@ -150,6 +150,22 @@ def test_a_rolled_back_write_neither_advances_the_version_nor_invalidates(
     assert after.invalidations == before.invalidations
 
 
+def test_each_commit_advances_the_version_once_and_writers_do_not_wait_for_each_other(
+    clean_db: Database,
+) -> None:
+    start = _version(clean_db)
+    with clean_db.unit_of_work() as first:
+        # Three statements, one transaction: one step.
+        PciControlRepository(first).upsert_many(
+            [_control(f"1.{i}", "first") for i in range(3)], batch_size=1
+        )
+        with clean_db.unit_of_work() as second:
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            PciControlRepository(second).upsert_many([_control("2.1", "second")])
+        assert _version(clean_db) == start + 1  # the second committed; the first not yet
+    assert _version(clean_db) == start + 2
+
+
 def test_a_warm_unit_of_work_costs_one_version_check_and_no_other_statement(
     cached: Database, clean_db: Database
 ) -> None:

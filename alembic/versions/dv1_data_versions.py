@@ -1,9 +1,19 @@
 """sentinel_db.data_versions: one version per reference table, advanced by every committed write.
 
-A repository cache compares these numbers once per unit of work and drops what changed. The
-versions are advanced by statement-level triggers (one revision per table) in the writer's own
-transaction, so a rolled-back write leaves them as they were. A table's first version is the
-current time in microseconds, so a table re-created later never repeats an old number.
+A repository cache compares these numbers once per unit of work and drops what changed.
+
+How a write advances its table's version (the per-table revisions add the first step):
+
+1. A statement-level trigger on the table (``mark_data_version``) notes "this transaction wrote
+   this table" in ``data_version_marks``: one row per transaction and table, keyed by the
+   transaction id, so concurrent writers never wait for each other here.
+2. That row's deferred constraint trigger (``bump_data_version``) runs as the transaction commits:
+   it advances the version and removes the mark. The version row is locked only for that moment,
+   so a long import does not hold up other writers of the table, and a rolled-back write
+   advances nothing.
+
+A table's first version is the current time in microseconds, so a table re-created later never
+repeats an old number. Both functions are SECURITY INVOKER with a fixed search_path.
 
 Revision ID: data_versions
 Revises: 0007
@@ -20,6 +30,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 creates_tables: tuple[str, ...] = ()
 
+_FIRST_VERSION = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+
 
 def upgrade() -> None:
     op.execute("CREATE SCHEMA IF NOT EXISTS sentinel_db")
@@ -33,11 +45,18 @@ def upgrade() -> None:
         )
         """
     )
-    # SECURITY INVOKER: the writer needs the right to update the versions, nothing is borrowed.
-    # A fixed search_path keeps a caller's path from redirecting the names used here.
     op.execute(
         """
-        CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+        CREATE TABLE sentinel_db.data_version_marks (
+            txid bigint NOT NULL,
+            table_name text NOT NULL,
+            CONSTRAINT pk_data_version_marks PRIMARY KEY (txid, table_name)
+        )
+        """
+    )
+    op.execute(
+        """
+        CREATE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
         LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
         AS $$
         BEGIN
@@ -51,14 +70,36 @@ def upgrade() -> None:
             ) THEN
                 RETURN NULL;
             END IF;
-            INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
-            VALUES (TG_TABLE_NAME, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
-            ON CONFLICT (table_name)
-            DO UPDATE SET version = v.version + 1, changed_at = now();
+            INSERT INTO sentinel_db.data_version_marks (txid, table_name)
+            VALUES (pg_current_xact_id()::text::bigint, TG_TABLE_NAME)
+            ON CONFLICT DO NOTHING;
             RETURN NULL;
         END
         $$
         """
+    )
+    op.execute(
+        f"""
+        CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
+            VALUES (NEW.table_name, {_FIRST_VERSION}, now())
+            ON CONFLICT (table_name)
+            DO UPDATE SET version = v.version + 1, changed_at = now();
+            DELETE FROM sentinel_db.data_version_marks
+            WHERE txid = NEW.txid AND table_name = NEW.table_name;
+            RETURN NULL;
+        END
+        $$
+        """
+    )
+    op.execute(
+        "CREATE CONSTRAINT TRIGGER sentinel_db_bump_at_commit"
+        " AFTER INSERT ON sentinel_db.data_version_marks"
+        " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+        " EXECUTE FUNCTION sentinel_db.bump_data_version()"
     )
     # Supabase writes as service_role and may read as authenticated: neither owns these objects.
     op.execute(
@@ -68,6 +109,7 @@ def upgrade() -> None:
             IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
                 GRANT USAGE ON SCHEMA sentinel_db TO service_role;
                 GRANT SELECT, INSERT, UPDATE ON sentinel_db.data_versions TO service_role;
+                GRANT SELECT, INSERT, DELETE ON sentinel_db.data_version_marks TO service_role;
             END IF;
             IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
                 GRANT USAGE ON SCHEMA sentinel_db TO authenticated;
@@ -80,5 +122,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS sentinel_db.data_version_marks")
     op.execute("DROP FUNCTION IF EXISTS sentinel_db.bump_data_version()")
+    op.execute("DROP FUNCTION IF EXISTS sentinel_db.mark_data_version()")
     op.execute("DROP TABLE IF EXISTS sentinel_db.data_versions")

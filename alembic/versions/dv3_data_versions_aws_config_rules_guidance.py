@@ -30,7 +30,7 @@ def upgrade() -> None:
     op.execute(
         f"CREATE TRIGGER sentinel_db_data_version"
         f" AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {_TABLE}"
-        " FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.bump_data_version()"
+        " FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version()"
     )
 
 
