@@ -22,7 +22,7 @@ from sentinel_db.models import PciControl as PciControlRow
 from sentinel_db.records import PciControl
 from sentinel_db.repositories import PciAwsConfigMappingRepository, PciControlRepository
 from sentinel_db.repositories.tables import clear_tables
-from tests.cli_helpers import run_subprocess
+from tests.cli_helpers import run_cli, run_subprocess
 
 
 def _control(key: str, chunk: str, requirement: str = "1") -> dict[str, object]:
@@ -291,3 +291,26 @@ def test_it_all_works_through_a_transaction_pooler(clean_db: Database, pooler_ur
     _write(clean_db, _control("1.1", "direct"))
     assert _chunk(cached, "1.1") == "direct"
     assert cached.cache is not None and cached.cache.figures().hits >= 5
+
+
+def test_the_cli_answers_the_same_with_the_cache_on(
+    clean_db: Database,
+    cli_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _write(clean_db, _control("1.1", "firewall settings"), _control("1.2", "password length"))
+    with clean_db.unit_of_work() as session:
+        PciAwsConfigMappingRepository(session).upsert_many(
+            [{"control_id": "1.1", "config_rules": ["rule-a"]}]
+        )
+    commands = [
+        ("data", "list", "controls", "--format", "json"),
+        ("data", "show", "control", "1.1", "--format", "json"),
+        ("data", "search", "password", "--table", "controls"),
+        ("data", "show", "control", "9.9"),
+    ]
+    plain = [run_cli(capsys, *c) for c in commands]
+    monkeypatch.setenv("DB_CACHE", "true")
+    # Each command's reads now come back as frozen records from the cache, not as ORM rows.
+    assert [run_cli(capsys, *c) for c in commands] == plain
