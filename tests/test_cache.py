@@ -131,6 +131,17 @@ def _version(db: Database) -> int:
         )
 
 
+def test_a_unit_of_work_that_lags_behind_neither_reads_nor_replaces_newer_entries() -> None:
+    cache = RepositoryCache()
+    cache.observe({"pci_dss_controls": 5})
+    cache.put("key", (("pci_dss_controls", 5),), "new")
+    cache.observe({"pci_dss_controls": 4})  # e.g. a replica that has not caught up
+    assert cache.get("key", (("pci_dss_controls", 4),)) == (False, None)
+    cache.put("key", (("pci_dss_controls", 4),), "old")
+    assert cache.get("key", (("pci_dss_controls", 5),)) == (True, "new")
+    assert cache.invalidations == 0
+
+
 def test_a_rolled_back_write_neither_advances_the_version_nor_invalidates(
     cached: Database, clean_db: Database
 ) -> None:
