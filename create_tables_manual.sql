@@ -339,5 +339,109 @@ DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.versio
 
 UPDATE sentinel_db_alembic_version SET version_num='0008h' WHERE sentinel_db_alembic_version.version_num = '0008b';
 
+-- Running upgrade 0007 -> data_versions
+
+CREATE SCHEMA IF NOT EXISTS sentinel_db;
+
+CREATE TABLE sentinel_db.data_versions (
+            table_name text NOT NULL,
+            version bigint NOT NULL,
+            changed_at timestamptz NOT NULL DEFAULT now(),
+            CONSTRAINT pk_data_versions PRIMARY KEY (table_name)
+        );
+
+CREATE TABLE sentinel_db.data_version_marks (
+            txid bigint NOT NULL,
+            table_name text NOT NULL,
+            CONSTRAINT pk_data_version_marks PRIMARY KEY (txid, table_name)
+        );
+
+CREATE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            -- Under row-level security with no policy that lets anything be written, the
+            -- statement changed no row (Supabase's anon and authenticated): nothing to record,
+            -- and those roles need no right on the versions. TRUNCATE ignores RLS.
+            IF TG_OP <> 'TRUNCATE' AND row_security_active(TG_RELID) AND NOT EXISTS (
+                SELECT 1 FROM pg_policies
+                WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME
+                  AND cmd <> 'SELECT'
+            ) THEN
+                RETURN NULL;
+            END IF;
+            INSERT INTO sentinel_db.data_version_marks (txid, table_name)
+            VALUES (pg_current_xact_id()::text::bigint, TG_TABLE_NAME)
+            ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END
+        $$;
+
+CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
+            VALUES (NEW.table_name, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
+            ON CONFLICT (table_name)
+            DO UPDATE SET version = v.version + 1, changed_at = now();
+            DELETE FROM sentinel_db.data_version_marks
+            WHERE txid = NEW.txid AND table_name = NEW.table_name;
+            RETURN NULL;
+        END
+        $$;
+
+CREATE CONSTRAINT TRIGGER sentinel_db_bump_at_commit AFTER INSERT ON sentinel_db.data_version_marks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sentinel_db.bump_data_version();
+
+DO $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+                GRANT USAGE ON SCHEMA sentinel_db TO service_role;
+                GRANT SELECT, INSERT, UPDATE ON sentinel_db.data_versions TO service_role;
+                GRANT SELECT, INSERT, DELETE ON sentinel_db.data_version_marks TO service_role;
+            END IF;
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+                GRANT USAGE ON SCHEMA sentinel_db TO authenticated;
+                GRANT SELECT ON sentinel_db.data_versions TO authenticated;
+            END IF;
+        END
+        $$;
+
+UPDATE sentinel_db_alembic_version SET version_num='data_versions' WHERE sentinel_db_alembic_version.version_num = '0007';
+
+-- Running upgrade data_versions -> data_versions_controls
+
+INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('pci_dss_controls', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
+
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_dss_controls FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
+
+UPDATE sentinel_db_alembic_version SET version_num='data_versions_controls' WHERE sentinel_db_alembic_version.version_num = 'data_versions';
+
+-- Running upgrade data_versions_controls -> data_versions_rules
+
+INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('aws_config_rules_guidance', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
+
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aws_config_rules_guidance FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
+
+UPDATE sentinel_db_alembic_version SET version_num='data_versions_rules' WHERE sentinel_db_alembic_version.version_num = 'data_versions_controls';
+
+-- Running upgrade data_versions_rules -> data_versions_mappings
+
+INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('pci_aws_config_rule_mappings', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
+
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_aws_config_rule_mappings FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
+
+UPDATE sentinel_db_alembic_version SET version_num='data_versions_mappings' WHERE sentinel_db_alembic_version.version_num = 'data_versions_rules';
+
+-- Running upgrade data_versions_mappings -> import_run_figures
+
+ALTER TABLE import_runs ADD COLUMN duration_seconds FLOAT;
+
+ALTER TABLE import_runs ADD COLUMN rows_per_second FLOAT;
+
+ALTER TABLE import_runs ADD COLUMN peak_memory_bytes BIGINT;
+
+UPDATE sentinel_db_alembic_version SET version_num='import_run_figures' WHERE sentinel_db_alembic_version.version_num = 'data_versions_mappings';
+
 COMMIT;
 

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     db_max_field_size: Annotated[int, Field(gt=0)] = Field(
         default=16 * 1024 * 1024, validation_alias=AliasChoices("DB_MAX_FIELD_SIZE")
     )
+    db_cache: bool = Field(default=False, validation_alias=AliasChoices("DB_CACHE"))
+    db_cache_max_entries: Annotated[int, Field(ge=1)] = Field(
+        default=10_000, validation_alias=AliasChoices("DB_CACHE_MAX_ENTRIES")
+    )
+    db_cache_max_bytes: Annotated[int, Field(ge=1024)] = Field(
+        default=64 * 1024 * 1024, validation_alias=AliasChoices("DB_CACHE_MAX_BYTES")
+    )
     log_level: LogLevel = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL"))
     enable_sql_logging: bool = Field(
         default=False, validation_alias=AliasChoices("ENABLE_SQL_LOGGING")

@@ -35,6 +35,11 @@ DB_RETRY_COUNT=3
 # Connection pool: kept connections, and extra ones allowed under load.
 DB_POOL_SIZE=10
 DB_MAX_OVERFLOW=20
+# Serve repeated repository reads from memory, exactly (see README: "Cache and runtime
+# figures"), within these bounds.
+DB_CACHE=false
+DB_CACHE_MAX_ENTRIES=10000
+DB_CACHE_MAX_BYTES=67108864
 # Largest accepted CSV field, in bytes (16 MiB).
 DB_MAX_FIELD_SIZE=16777216
 # DEBUG, INFO, WARNING, ERROR or CRITICAL.

@@ -17,6 +17,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sentinel_db.cache import RepositoryCache
+from sentinel_db.cache import attach as attach_cache
 from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url, mask_url
 from sentinel_db.errors import (
     ConnectionFailedError,
@@ -27,6 +29,7 @@ from sentinel_db.errors import (
     missing_at_connect,
     translate,
 )
+from sentinel_db.metrics import MetricsSnapshot, metrics_of, note_failure, snapshot
 
 log = logging.getLogger("sentinel_db.db")
 
@@ -63,6 +66,7 @@ def plan_connection(url: URL, settings: Settings) -> ConnectionPlan:
 
 def _install_retry(engine: Engine, retries: int) -> None:
     """Retry transient connect failures with exponential backoff and jitter."""
+    metrics = metrics_of(engine)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
@@ -72,8 +76,10 @@ def _install_retry(engine: Engine, retries: int) -> None:
                 return dialect.loaded_dbapi.connect(*cargs, **cparams)
             except psycopg.OperationalError as exc:
                 if is_permanent_connect_error(exc):
+                    metrics.count("connect_failures")
                     raise
                 if attempt >= retries:
+                    metrics.count("connect_failures")
                     # Log the last try too, so the log accounts for every attempt made.
                     log.warning(
                         "connection attempt %d of %d failed (%s); giving up",
@@ -84,6 +90,7 @@ def _install_retry(engine: Engine, retries: int) -> None:
                     raise
                 delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt) * (0.5 + random.random())
                 attempt += 1
+                metrics.count("connect_retries")
                 log.warning(
                     "connection attempt %d failed (%s); retrying in %.2fs",
                     attempt,
@@ -166,15 +173,29 @@ class HealthReport:
 class Database:
     """A database sentinel-db talks to: a write engine, an optional read engine, sessions."""
 
-    def __init__(self, engine: Engine, *, read_engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        read_engine: Engine | None = None,
+        cache: RepositoryCache | None = None,
+    ) -> None:
         self.engine = engine
         self.read_engine = read_engine or engine
+        self.cache = cache
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.read_engine, expire_on_commit=False)
+        for counted in (engine, self.read_engine):
+            metrics_of(counted)  # engines made elsewhere are counted from here on
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> Database:
-        """Open the configured database, or the embedded one when no URL is set."""
+    def from_settings(
+        cls, settings: Settings | None = None, *, cache: bool | None = None
+    ) -> Database:
+        """Open the configured database, or the embedded one when no URL is set.
+
+        ``cache`` turns the repository cache on or off (default: ``DB_CACHE``).
+        """
         settings = settings or get_settings()
         url = settings.url
         if url is None:
@@ -185,16 +206,19 @@ class Database:
         return cls(
             get_engine(url, settings),
             read_engine=get_engine(read_url, settings) if read_url is not None else None,
+            cache=_cache_from(settings, cache),
         )
 
     @classmethod
-    def from_url(cls, url: str | URL, settings: Settings | None = None) -> Database:
-        """Open a database by URL (settings supply pool sizes and timeouts)."""
+    def from_url(
+        cls, url: str | URL, settings: Settings | None = None, *, cache: bool | None = None
+    ) -> Database:
+        """Open a database by URL (settings supply pool sizes, timeouts and cache bounds)."""
         from sentinel_db.config import parse_database_url
 
         settings = settings or get_settings()
         parsed = url if isinstance(url, URL) else parse_database_url(url)
-        return cls(get_engine(parsed, settings))
+        return cls(get_engine(parsed, settings), cache=_cache_from(settings, cache))
 
     @property
     def url(self) -> URL:
@@ -219,6 +243,9 @@ class Database:
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[Session]:
         """A session whose work commits on success and rolls back on any error."""
         session = self.session(read_only=read_only)
+        if read_only and self.cache is not None:
+            # Writing work reads its own uncommitted rows, so only read-only work uses the cache.
+            attach_cache(session, self.cache)
         try:
             yield session
             if read_only:
@@ -227,12 +254,22 @@ class Database:
                 session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
+            note_failure(self.read_engine if read_only else self.engine, exc)
             raise translate(exc) from exc
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            note_failure(self.read_engine if read_only else self.engine, exc)
             raise
         finally:
             session.close()
+
+    def metrics(self) -> MetricsSnapshot:
+        """Pool use, connections, retries, timeouts, errors, queries per method, cache counters.
+
+        Counters belong to the engines, which every ``Database`` on the same URL shares.
+        """
+        figures = self.cache.figures() if self.cache is not None else None
+        return snapshot([self.engine, self.read_engine], cache=figures)
 
     def health_check(self) -> HealthReport:
         """One round trip: server version, user, SSL and latency.
@@ -251,6 +288,7 @@ class Database:
                     )
                 ).one()
         except SQLAlchemyError as exc:
+            note_failure(self.engine, exc)
             raise _connect_failure(exc, self.masked_url) from exc
         return HealthReport(
             masked_url=self.masked_url,
@@ -261,6 +299,15 @@ class Database:
             pooler=self.is_pooler,
             latency_ms=(time.perf_counter() - started) * 1000,
         )
+
+
+def _cache_from(settings: Settings, wanted: bool | None) -> RepositoryCache | None:
+    on = settings.db_cache if wanted is None else wanted
+    if not on:
+        return None
+    return RepositoryCache(
+        max_entries=settings.db_cache_max_entries, max_bytes=settings.db_cache_max_bytes
+    )
 
 
 def _connect_failure(exc: SQLAlchemyError, masked: str) -> SentinelDBError:

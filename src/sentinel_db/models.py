@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Computed,
     DateTime,
+    Float,
     Identity,
     Index,
     Integer,
@@ -173,6 +174,9 @@ class ImportRun(Base):
     warnings: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(Text)
     sentinel_version: Mapped[str] = mapped_column(String(32))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    rows_per_second: Mapped[float | None] = mapped_column(Float)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_import_runs_table_name_started_at", "table_name", "started_at"),

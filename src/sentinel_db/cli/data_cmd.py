@@ -29,7 +29,7 @@ from sentinel_db.repositories import (
     PciAwsConfigMappingRepository,
     PciControlRepository,
 )
-from sentinel_db.repositories.stats import DatabaseStats, database_stats
+from sentinel_db.repositories.stats import DatabaseStats, LastImport, database_stats
 from sentinel_db.repositories.tables import (
     clear_tables,
     count_rows,
@@ -252,11 +252,7 @@ def _stats_text(result: DatabaseStats) -> None:
     for name in ("table", "rows", "table size", "index size", "last import"):
         table.add_column(name)
     for t in result.tables:
-        last = (
-            f"{t.last_import.status} {t.last_import.started_at:%Y-%m-%d %H:%M}"
-            if t.last_import
-            else "never"
-        )
+        last = _last_import_text(t.last_import)
         table.add_row(t.table, str(t.rows), _size(t.table_bytes), _size(t.index_bytes), last)
     out.print(table)
     c = result.coverage
@@ -268,6 +264,17 @@ def _stats_text(result: DatabaseStats) -> None:
         f"mappings whose control is missing: {len(c.mappings_without_control)}",
         highlight=False,
     )
+
+
+def _last_import_text(last: LastImport | None) -> str:
+    if last is None:
+        return "never"
+    text = f"{last.status} {last.started_at:%Y-%m-%d %H:%M}"
+    if last.rows_per_second is not None and last.duration_seconds is not None:
+        text += f", {last.duration_seconds:.1f} s, {last.rows_per_second:,.0f} rows/s"
+    if last.peak_memory_bytes is not None:
+        text += f", peak {_size(last.peak_memory_bytes)}"
+    return text
 
 
 def _size(n: int) -> str:
@@ -294,6 +301,7 @@ def stats(
     if fmt is ReportFormat.json:
         data = result.model_dump(mode="json")
         data["coverage"]["control_ratio"] = round(result.coverage.control_ratio, 4)
+        data["metrics"] = db.metrics().summary()
         print_json(data)
         return
     _stats_text(result)

@@ -58,6 +58,8 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
                 "current_revision": report.current_revision,
                 "head_revision": report.head_revision,
                 "tables": report.tables,
+                "latency_ms": round(report.health.latency_ms, 3),
+                "metrics": db.metrics().summary(),
                 **{k: v for k, v in extra.items() if k not in ("warnings", "schema_warnings")},
                 "warnings": warnings,
                 "healthy": report.healthy and not warnings,

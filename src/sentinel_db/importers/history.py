@@ -13,6 +13,7 @@ transaction pooler (session-level advisory locks would not).
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,6 +119,17 @@ def start_run(
         raise translate(exc, action="recording the import") from exc
 
 
+def peak_memory_bytes() -> int | None:
+    """This process's peak resident memory so far, in bytes (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
 def _finished(report: FileReport) -> dict[str, Any]:
     return {
         "status": report.status,
@@ -129,6 +141,9 @@ def _finished(report: FileReport) -> dict[str, Any]:
         "warnings": report.warnings,
         "error": report.error,
         "file_sha256": report.sha256,
+        "duration_seconds": report.seconds,
+        "rows_per_second": report.rows_per_second,
+        "peak_memory_bytes": peak_memory_bytes(),
     }
 
 
@@ -136,7 +151,9 @@ _FINISH_IN_TRANSACTION = (
     f"UPDATE {sql_name('import_runs')} SET status = %(status)s, finished_at = now(),"
     " rows_read = %(rows_read)s, inserted = %(inserted)s, updated = %(updated)s,"
     " unchanged = %(unchanged)s, rejected = %(rejected)s, warnings = %(warnings)s,"
-    " error = %(error)s, file_sha256 = %(file_sha256)s WHERE id = %(id)s"
+    " error = %(error)s, file_sha256 = %(file_sha256)s,"
+    " duration_seconds = %(duration_seconds)s, rows_per_second = %(rows_per_second)s,"
+    " peak_memory_bytes = %(peak_memory_bytes)s WHERE id = %(id)s"
 )
 
 

@@ -1,7 +1,10 @@
 """The generic repository: CRUD, pagination, streaming and bulk upsert for one table.
 
 Repositories flush and never commit: the caller's ``Database.unit_of_work()`` owns the
-transaction, so several repositories' work commits or rolls back together.
+transaction, so several repositories' work commits or rolls back together. Every public method
+is wrapped when its class is defined (:mod:`sentinel_db.repositories.instrument`): its statements
+are counted under its name, and in a read-only unit of work with the cache on, reads are served
+from the cache as frozen records instead of ORM rows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 from sentinel_db.errors import DuplicateError, NotFoundError, UsageError, translate
 from sentinel_db.models import Base
 from sentinel_db.records import Record, validate_record
+from sentinel_db.repositories.instrument import instrument
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -35,6 +39,11 @@ class Repository(Generic[ModelT]):
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Metrics labels for every public method; cached reads when the session has a cache.
+        instrument(cls)
 
     # -- helpers -------------------------------------------------------------------------------
 

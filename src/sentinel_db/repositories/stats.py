@@ -22,7 +22,8 @@ _SIZES = text(
 _LAST_IMPORTS = text(
     f"""
     SELECT DISTINCT ON (table_name) table_name, status, started_at, finished_at,
-           inserted, updated, unchanged, rejected
+           inserted, updated, unchanged, rejected,
+           duration_seconds, rows_per_second, peak_memory_bytes
     FROM {sql_name("import_runs")} WHERE status <> 'skipped'  -- an unchanged file skipped is not an import
     ORDER BY table_name, started_at DESC
     """
@@ -41,6 +42,9 @@ class LastImport(BaseModel):
     updated: int
     unchanged: int
     rejected: int
+    duration_seconds: float | None = None
+    rows_per_second: float | None = None
+    peak_memory_bytes: int | None = None
 
 
 class TableStats(BaseModel):
