@@ -187,6 +187,16 @@ END $$;
 
 UPDATE sentinel_db_alembic_version SET version_num='0008b' WHERE sentinel_db_alembic_version.version_num = '0006b';
 
+-- Running upgrade 0008b -> import_run_figures
+
+ALTER TABLE sentinel_db.import_runs ADD COLUMN duration_seconds FLOAT;
+
+ALTER TABLE sentinel_db.import_runs ADD COLUMN rows_per_second FLOAT;
+
+ALTER TABLE sentinel_db.import_runs ADD COLUMN peak_memory_bytes BIGINT;
+
+UPDATE sentinel_db_alembic_version SET version_num='import_run_figures' WHERE sentinel_db_alembic_version.version_num = '0008b';
+
 -- Running upgrade 0007m -> 0008m
 
 ALTER TABLE pci_aws_config_rule_mappings ENABLE ROW LEVEL SECURITY;
@@ -216,6 +226,120 @@ END $$;
 
 UPDATE sentinel_db_alembic_version SET version_num='0008m' WHERE sentinel_db_alembic_version.version_num = '0007m';
 
+-- Running upgrade 0008m -> data_versions_mappings
+
+CREATE SCHEMA IF NOT EXISTS sentinel_db;
+
+REVOKE ALL ON SCHEMA sentinel_db FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM service_role;
+  END IF;
+END $$;
+
+CREATE TABLE IF NOT EXISTS sentinel_db.data_versions (
+            table_name text NOT NULL,
+            version bigint NOT NULL,
+            changed_at timestamptz NOT NULL DEFAULT now(),
+            CONSTRAINT pk_data_versions PRIMARY KEY (table_name)
+        );
+
+CREATE TABLE IF NOT EXISTS sentinel_db.data_version_marks (
+            txid bigint NOT NULL,
+            table_name text NOT NULL,
+            CONSTRAINT pk_data_version_marks PRIMARY KEY (txid, table_name)
+        );
+
+CREATE OR REPLACE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            -- Under row-level security with no policy that lets anything be written, the
+            -- statement changed no row (Supabase's anon and authenticated): nothing to record,
+            -- and those roles need no right on the versions. TRUNCATE ignores RLS.
+            IF TG_OP <> 'TRUNCATE' AND row_security_active(TG_RELID) AND NOT EXISTS (
+                SELECT 1 FROM pg_policies
+                WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME
+                  AND cmd <> 'SELECT'
+            ) THEN
+                RETURN NULL;
+            END IF;
+            INSERT INTO sentinel_db.data_version_marks (txid, table_name)
+            VALUES (pg_current_xact_id()::text::bigint, TG_TABLE_NAME)
+            ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END
+        $$;
+
+CREATE OR REPLACE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
+            VALUES (NEW.table_name, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
+            ON CONFLICT (table_name)
+            DO UPDATE SET version = v.version + 1, changed_at = now();
+            DELETE FROM sentinel_db.data_version_marks
+            WHERE txid = NEW.txid AND table_name = NEW.table_name;
+            RETURN NULL;
+        END
+        $$;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'sentinel_db_bump_at_commit' AND tgrelid = 'sentinel_db.data_version_marks'::regclass) THEN
+    CREATE CONSTRAINT TRIGGER sentinel_db_bump_at_commit AFTER INSERT ON sentinel_db.data_version_marks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sentinel_db.bump_data_version();
+  END IF;
+END $$;
+
+ALTER TABLE sentinel_db.data_versions ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.data_versions FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM service_role;
+  END IF;
+END $$;
+
+ALTER TABLE sentinel_db.data_version_marks ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM service_role;
+  END IF;
+END $$;
+
+INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('pci_aws_config_rule_mappings', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
+
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_aws_config_rule_mappings FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
+
+UPDATE sentinel_db_alembic_version SET version_num='data_versions_mappings' WHERE sentinel_db_alembic_version.version_num = '0008m';
+
 -- Running upgrade 0007r -> 0008r
 
 ALTER TABLE aws_config_rules_guidance ENABLE ROW LEVEL SECURITY;
@@ -244,6 +368,304 @@ BEGIN
 END $$;
 
 UPDATE sentinel_db_alembic_version SET version_num='0008r' WHERE sentinel_db_alembic_version.version_num = '0007r';
+
+-- Running upgrade 0008r -> 0021
+
+DROP INDEX IF EXISTS ix_aws_config_rules_guidance_search_vector;
+
+ALTER TABLE aws_config_rules_guidance DROP COLUMN IF EXISTS search_vector;
+
+ALTER TABLE aws_config_rules_guidance ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (setweight(to_tsvector('english', regexp_replace(config_rule, '[-_]+', ' ', 'g')), 'A') || setweight(to_tsvector('english', regexp_replace(chunk, '[/_]+', ' ', 'g')), 'B') || setweight(to_tsvector('english', regexp_replace(regexp_replace(coalesce(metadata ->> 'resource_types', ''), '([a-z])([A-Z])', '\1 \2', 'g'), '[^a-zA-Z0-9]+', ' ', 'g')), 'C') || setweight(to_tsvector('english', translate(coalesce(metadata ->> 'control_ids', ''), '[]",', '    ')), 'D')) STORED;
+
+CREATE INDEX ix_aws_config_rules_guidance_search_vector ON aws_config_rules_guidance USING gin (search_vector);
+
+CREATE SCHEMA IF NOT EXISTS sentinel_db;
+
+REVOKE ALL ON SCHEMA sentinel_db FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM service_role;
+  END IF;
+END $$;
+
+CREATE TABLE sentinel_db.aws_config_rules_guidance_search_terms (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, term text NOT NULL, df integer NOT NULL);
+
+CREATE INDEX ix_aws_config_rules_guidance_search_terms_term ON sentinel_db.aws_config_rules_guidance_search_terms (term);
+
+CREATE TABLE sentinel_db.aws_config_rules_guidance_search_totals (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, docs bigint NOT NULL, lexemes bigint NOT NULL);
+
+ALTER TABLE sentinel_db.aws_config_rules_guidance_search_terms ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_terms FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_terms FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_terms FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_terms FROM service_role;
+  END IF;
+END $$;
+
+ALTER TABLE sentinel_db.aws_config_rules_guidance_search_totals ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_totals FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_totals FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_totals FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.aws_config_rules_guidance_search_totals FROM service_role;
+  END IF;
+END $$;
+
+INSERT INTO sentinel_db.aws_config_rules_guidance_search_terms (term, df) SELECT u.lexeme, count(*) FROM aws_config_rules_guidance CROSS JOIN LATERAL unnest(search_vector) AS u GROUP BY u.lexeme;
+
+INSERT INTO sentinel_db.aws_config_rules_guidance_search_totals (docs, lexemes) SELECT count(*), coalesce(sum(length(search_vector)), 0) FROM aws_config_rules_guidance;
+
+CREATE FUNCTION sentinel_db.aws_config_rules_guidance_search_stats() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $fn$
+DECLARE
+    touched text[];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM sentinel_db.aws_config_rules_guidance_search_terms;
+        DELETE FROM sentinel_db.aws_config_rules_guidance_search_totals;
+    ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO sentinel_db.aws_config_rules_guidance_search_totals (docs, lexemes)
+    SELECT sum(sign), sum(sign * length(vector)) FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows) r HAVING count(*) > 0;
+    IF (SELECT count(*) FROM sentinel_db.aws_config_rules_guidance_search_totals) > 64 THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.aws_config_rules_guidance_search_totals WHERE id IN (
+                SELECT id FROM sentinel_db.aws_config_rules_guidance_search_totals FOR UPDATE SKIP LOCKED
+            ) RETURNING docs, lexemes
+        )
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_totals (docs, lexemes)
+        SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
+    END IF;
+    WITH added AS (
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_terms (term, df)
+        SELECT u.lexeme, sum(r.sign)::integer
+        FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows) r CROSS JOIN LATERAL unnest(r.vector) AS u
+        GROUP BY u.lexeme
+        HAVING sum(r.sign) <> 0
+        RETURNING term
+    )
+    SELECT array_agg(term) INTO touched FROM added;
+    IF touched IS NOT NULL THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.aws_config_rules_guidance_search_terms WHERE id IN (
+                SELECT id FROM sentinel_db.aws_config_rules_guidance_search_terms WHERE term = ANY (touched) FOR UPDATE SKIP LOCKED
+            ) RETURNING term, df
+        )
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_terms (term, df)
+        SELECT term, sum(df) FROM folded GROUP BY term HAVING sum(df) <> 0;
+    END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO sentinel_db.aws_config_rules_guidance_search_totals (docs, lexemes)
+    SELECT sum(sign), sum(sign * length(vector)) FROM (SELECT search_vector AS vector, -1 AS sign FROM old_rows) r HAVING count(*) > 0;
+    IF (SELECT count(*) FROM sentinel_db.aws_config_rules_guidance_search_totals) > 64 THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.aws_config_rules_guidance_search_totals WHERE id IN (
+                SELECT id FROM sentinel_db.aws_config_rules_guidance_search_totals FOR UPDATE SKIP LOCKED
+            ) RETURNING docs, lexemes
+        )
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_totals (docs, lexemes)
+        SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
+    END IF;
+    WITH added AS (
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_terms (term, df)
+        SELECT u.lexeme, sum(r.sign)::integer
+        FROM (SELECT search_vector AS vector, -1 AS sign FROM old_rows) r CROSS JOIN LATERAL unnest(r.vector) AS u
+        GROUP BY u.lexeme
+        HAVING sum(r.sign) <> 0
+        RETURNING term
+    )
+    SELECT array_agg(term) INTO touched FROM added;
+    IF touched IS NOT NULL THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.aws_config_rules_guidance_search_terms WHERE id IN (
+                SELECT id FROM sentinel_db.aws_config_rules_guidance_search_terms WHERE term = ANY (touched) FOR UPDATE SKIP LOCKED
+            ) RETURNING term, df
+        )
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_terms (term, df)
+        SELECT term, sum(df) FROM folded GROUP BY term HAVING sum(df) <> 0;
+    END IF;
+    ELSE
+    INSERT INTO sentinel_db.aws_config_rules_guidance_search_totals (docs, lexemes)
+    SELECT sum(sign), sum(sign * length(vector)) FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows UNION ALL SELECT search_vector AS vector, -1 AS sign FROM old_rows) r HAVING count(*) > 0;
+    IF (SELECT count(*) FROM sentinel_db.aws_config_rules_guidance_search_totals) > 64 THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.aws_config_rules_guidance_search_totals WHERE id IN (
+                SELECT id FROM sentinel_db.aws_config_rules_guidance_search_totals FOR UPDATE SKIP LOCKED
+            ) RETURNING docs, lexemes
+        )
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_totals (docs, lexemes)
+        SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
+    END IF;
+    WITH added AS (
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_terms (term, df)
+        SELECT u.lexeme, sum(r.sign)::integer
+        FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows UNION ALL SELECT search_vector AS vector, -1 AS sign FROM old_rows) r CROSS JOIN LATERAL unnest(r.vector) AS u
+        GROUP BY u.lexeme
+        HAVING sum(r.sign) <> 0
+        RETURNING term
+    )
+    SELECT array_agg(term) INTO touched FROM added;
+    IF touched IS NOT NULL THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.aws_config_rules_guidance_search_terms WHERE id IN (
+                SELECT id FROM sentinel_db.aws_config_rules_guidance_search_terms WHERE term = ANY (touched) FOR UPDATE SKIP LOCKED
+            ) RETURNING term, df
+        )
+        INSERT INTO sentinel_db.aws_config_rules_guidance_search_terms (term, df)
+        SELECT term, sum(df) FROM folded GROUP BY term HAVING sum(df) <> 0;
+    END IF;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER aws_config_rules_guidance_search_stats_insert AFTER INSERT ON aws_config_rules_guidance REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.aws_config_rules_guidance_search_stats();
+
+CREATE TRIGGER aws_config_rules_guidance_search_stats_update AFTER UPDATE ON aws_config_rules_guidance REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.aws_config_rules_guidance_search_stats();
+
+CREATE TRIGGER aws_config_rules_guidance_search_stats_delete AFTER DELETE ON aws_config_rules_guidance REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.aws_config_rules_guidance_search_stats();
+
+CREATE TRIGGER aws_config_rules_guidance_search_stats_truncate AFTER TRUNCATE ON aws_config_rules_guidance  FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.aws_config_rules_guidance_search_stats();
+
+UPDATE sentinel_db_alembic_version SET version_num='0021' WHERE sentinel_db_alembic_version.version_num = '0008r';
+
+-- Running upgrade 0021 -> data_versions_rules
+
+CREATE SCHEMA IF NOT EXISTS sentinel_db;
+
+REVOKE ALL ON SCHEMA sentinel_db FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM service_role;
+  END IF;
+END $$;
+
+CREATE TABLE IF NOT EXISTS sentinel_db.data_versions (
+            table_name text NOT NULL,
+            version bigint NOT NULL,
+            changed_at timestamptz NOT NULL DEFAULT now(),
+            CONSTRAINT pk_data_versions PRIMARY KEY (table_name)
+        );
+
+CREATE TABLE IF NOT EXISTS sentinel_db.data_version_marks (
+            txid bigint NOT NULL,
+            table_name text NOT NULL,
+            CONSTRAINT pk_data_version_marks PRIMARY KEY (txid, table_name)
+        );
+
+CREATE OR REPLACE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            -- Under row-level security with no policy that lets anything be written, the
+            -- statement changed no row (Supabase's anon and authenticated): nothing to record,
+            -- and those roles need no right on the versions. TRUNCATE ignores RLS.
+            IF TG_OP <> 'TRUNCATE' AND row_security_active(TG_RELID) AND NOT EXISTS (
+                SELECT 1 FROM pg_policies
+                WHERE schemaname = TG_TABLE_SCHEMA AND tablename = TG_TABLE_NAME
+                  AND cmd <> 'SELECT'
+            ) THEN
+                RETURN NULL;
+            END IF;
+            INSERT INTO sentinel_db.data_version_marks (txid, table_name)
+            VALUES (pg_current_xact_id()::text::bigint, TG_TABLE_NAME)
+            ON CONFLICT DO NOTHING;
+            RETURN NULL;
+        END
+        $$;
+
+CREATE OR REPLACE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+        LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            INSERT INTO sentinel_db.data_versions AS v (table_name, version, changed_at)
+            VALUES (NEW.table_name, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
+            ON CONFLICT (table_name)
+            DO UPDATE SET version = v.version + 1, changed_at = now();
+            DELETE FROM sentinel_db.data_version_marks
+            WHERE txid = NEW.txid AND table_name = NEW.table_name;
+            RETURN NULL;
+        END
+        $$;
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'sentinel_db_bump_at_commit' AND tgrelid = 'sentinel_db.data_version_marks'::regclass) THEN
+    CREATE CONSTRAINT TRIGGER sentinel_db_bump_at_commit AFTER INSERT ON sentinel_db.data_version_marks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sentinel_db.bump_data_version();
+  END IF;
+END $$;
+
+ALTER TABLE sentinel_db.data_versions ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.data_versions FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM service_role;
+  END IF;
+END $$;
+
+ALTER TABLE sentinel_db.data_version_marks ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM service_role;
+  END IF;
+END $$;
+
+INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('aws_config_rules_guidance', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
+
+CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aws_config_rules_guidance FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
+
+UPDATE sentinel_db_alembic_version SET version_num='data_versions_rules' WHERE sentinel_db_alembic_version.version_num = '0021';
 
 -- Running upgrade  -> 0001
 
@@ -323,40 +745,223 @@ END $$;
 
 UPDATE sentinel_db_alembic_version SET version_num='0008c' WHERE sentinel_db_alembic_version.version_num = '0007c';
 
--- Running upgrade 0007c, 0007r, 0007m, 0006b -> 0007
+-- Running upgrade 0008c -> 0020
 
-INSERT INTO sentinel_db_alembic_version (version_num) VALUES ('0007') RETURNING sentinel_db_alembic_version.version_num;
+DROP INDEX IF EXISTS ix_pci_dss_controls_search_vector;
 
--- Running upgrade 0007, 0008c, 0008r, 0008m, 0008b -> 0008h
+ALTER TABLE pci_dss_controls DROP COLUMN IF EXISTS search_vector;
 
-DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = '0007';
+ALTER TABLE pci_dss_controls ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (setweight(to_tsvector('english', control_id), 'A') || setweight(to_tsvector('english', regexp_replace(chunk, '[/_]+', ' ', 'g')), 'B') || setweight(to_tsvector('english', regexp_replace(coalesce(requirement, ''), '[/_]+', ' ', 'g')), 'C') || setweight(to_tsvector('english', regexp_replace(coalesce(metadata ->> 'control_category', ''), '[-/_]+', ' ', 'g')), 'D')) STORED;
 
-DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = '0008c';
-
-DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = '0008r';
-
-DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = '0008m';
-
-UPDATE sentinel_db_alembic_version SET version_num='0008h' WHERE sentinel_db_alembic_version.version_num = '0008b';
-
--- Running upgrade 0007 -> data_versions
+CREATE INDEX ix_pci_dss_controls_search_vector ON pci_dss_controls USING gin (search_vector);
 
 CREATE SCHEMA IF NOT EXISTS sentinel_db;
 
-CREATE TABLE sentinel_db.data_versions (
+REVOKE ALL ON SCHEMA sentinel_db FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM service_role;
+  END IF;
+END $$;
+
+CREATE TABLE sentinel_db.pci_dss_controls_search_terms (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, term text NOT NULL, df integer NOT NULL);
+
+CREATE INDEX ix_pci_dss_controls_search_terms_term ON sentinel_db.pci_dss_controls_search_terms (term);
+
+CREATE TABLE sentinel_db.pci_dss_controls_search_totals (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, docs bigint NOT NULL, lexemes bigint NOT NULL);
+
+ALTER TABLE sentinel_db.pci_dss_controls_search_terms ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_terms FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_terms FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_terms FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_terms FROM service_role;
+  END IF;
+END $$;
+
+ALTER TABLE sentinel_db.pci_dss_controls_search_totals ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_totals FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_totals FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_totals FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.pci_dss_controls_search_totals FROM service_role;
+  END IF;
+END $$;
+
+INSERT INTO sentinel_db.pci_dss_controls_search_terms (term, df) SELECT u.lexeme, count(*) FROM pci_dss_controls CROSS JOIN LATERAL unnest(search_vector) AS u GROUP BY u.lexeme;
+
+INSERT INTO sentinel_db.pci_dss_controls_search_totals (docs, lexemes) SELECT count(*), coalesce(sum(length(search_vector)), 0) FROM pci_dss_controls;
+
+CREATE FUNCTION sentinel_db.pci_dss_controls_search_stats() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $fn$
+DECLARE
+    touched text[];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM sentinel_db.pci_dss_controls_search_terms;
+        DELETE FROM sentinel_db.pci_dss_controls_search_totals;
+    ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO sentinel_db.pci_dss_controls_search_totals (docs, lexemes)
+    SELECT sum(sign), sum(sign * length(vector)) FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows) r HAVING count(*) > 0;
+    IF (SELECT count(*) FROM sentinel_db.pci_dss_controls_search_totals) > 64 THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.pci_dss_controls_search_totals WHERE id IN (
+                SELECT id FROM sentinel_db.pci_dss_controls_search_totals FOR UPDATE SKIP LOCKED
+            ) RETURNING docs, lexemes
+        )
+        INSERT INTO sentinel_db.pci_dss_controls_search_totals (docs, lexemes)
+        SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
+    END IF;
+    WITH added AS (
+        INSERT INTO sentinel_db.pci_dss_controls_search_terms (term, df)
+        SELECT u.lexeme, sum(r.sign)::integer
+        FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows) r CROSS JOIN LATERAL unnest(r.vector) AS u
+        GROUP BY u.lexeme
+        HAVING sum(r.sign) <> 0
+        RETURNING term
+    )
+    SELECT array_agg(term) INTO touched FROM added;
+    IF touched IS NOT NULL THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.pci_dss_controls_search_terms WHERE id IN (
+                SELECT id FROM sentinel_db.pci_dss_controls_search_terms WHERE term = ANY (touched) FOR UPDATE SKIP LOCKED
+            ) RETURNING term, df
+        )
+        INSERT INTO sentinel_db.pci_dss_controls_search_terms (term, df)
+        SELECT term, sum(df) FROM folded GROUP BY term HAVING sum(df) <> 0;
+    END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO sentinel_db.pci_dss_controls_search_totals (docs, lexemes)
+    SELECT sum(sign), sum(sign * length(vector)) FROM (SELECT search_vector AS vector, -1 AS sign FROM old_rows) r HAVING count(*) > 0;
+    IF (SELECT count(*) FROM sentinel_db.pci_dss_controls_search_totals) > 64 THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.pci_dss_controls_search_totals WHERE id IN (
+                SELECT id FROM sentinel_db.pci_dss_controls_search_totals FOR UPDATE SKIP LOCKED
+            ) RETURNING docs, lexemes
+        )
+        INSERT INTO sentinel_db.pci_dss_controls_search_totals (docs, lexemes)
+        SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
+    END IF;
+    WITH added AS (
+        INSERT INTO sentinel_db.pci_dss_controls_search_terms (term, df)
+        SELECT u.lexeme, sum(r.sign)::integer
+        FROM (SELECT search_vector AS vector, -1 AS sign FROM old_rows) r CROSS JOIN LATERAL unnest(r.vector) AS u
+        GROUP BY u.lexeme
+        HAVING sum(r.sign) <> 0
+        RETURNING term
+    )
+    SELECT array_agg(term) INTO touched FROM added;
+    IF touched IS NOT NULL THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.pci_dss_controls_search_terms WHERE id IN (
+                SELECT id FROM sentinel_db.pci_dss_controls_search_terms WHERE term = ANY (touched) FOR UPDATE SKIP LOCKED
+            ) RETURNING term, df
+        )
+        INSERT INTO sentinel_db.pci_dss_controls_search_terms (term, df)
+        SELECT term, sum(df) FROM folded GROUP BY term HAVING sum(df) <> 0;
+    END IF;
+    ELSE
+    INSERT INTO sentinel_db.pci_dss_controls_search_totals (docs, lexemes)
+    SELECT sum(sign), sum(sign * length(vector)) FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows UNION ALL SELECT search_vector AS vector, -1 AS sign FROM old_rows) r HAVING count(*) > 0;
+    IF (SELECT count(*) FROM sentinel_db.pci_dss_controls_search_totals) > 64 THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.pci_dss_controls_search_totals WHERE id IN (
+                SELECT id FROM sentinel_db.pci_dss_controls_search_totals FOR UPDATE SKIP LOCKED
+            ) RETURNING docs, lexemes
+        )
+        INSERT INTO sentinel_db.pci_dss_controls_search_totals (docs, lexemes)
+        SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
+    END IF;
+    WITH added AS (
+        INSERT INTO sentinel_db.pci_dss_controls_search_terms (term, df)
+        SELECT u.lexeme, sum(r.sign)::integer
+        FROM (SELECT search_vector AS vector, 1 AS sign FROM new_rows UNION ALL SELECT search_vector AS vector, -1 AS sign FROM old_rows) r CROSS JOIN LATERAL unnest(r.vector) AS u
+        GROUP BY u.lexeme
+        HAVING sum(r.sign) <> 0
+        RETURNING term
+    )
+    SELECT array_agg(term) INTO touched FROM added;
+    IF touched IS NOT NULL THEN
+        WITH folded AS (
+            DELETE FROM sentinel_db.pci_dss_controls_search_terms WHERE id IN (
+                SELECT id FROM sentinel_db.pci_dss_controls_search_terms WHERE term = ANY (touched) FOR UPDATE SKIP LOCKED
+            ) RETURNING term, df
+        )
+        INSERT INTO sentinel_db.pci_dss_controls_search_terms (term, df)
+        SELECT term, sum(df) FROM folded GROUP BY term HAVING sum(df) <> 0;
+    END IF;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER pci_dss_controls_search_stats_insert AFTER INSERT ON pci_dss_controls REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.pci_dss_controls_search_stats();
+
+CREATE TRIGGER pci_dss_controls_search_stats_update AFTER UPDATE ON pci_dss_controls REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.pci_dss_controls_search_stats();
+
+CREATE TRIGGER pci_dss_controls_search_stats_delete AFTER DELETE ON pci_dss_controls REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.pci_dss_controls_search_stats();
+
+CREATE TRIGGER pci_dss_controls_search_stats_truncate AFTER TRUNCATE ON pci_dss_controls  FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.pci_dss_controls_search_stats();
+
+UPDATE sentinel_db_alembic_version SET version_num='0020' WHERE sentinel_db_alembic_version.version_num = '0008c';
+
+-- Running upgrade 0020 -> data_versions_controls
+
+CREATE SCHEMA IF NOT EXISTS sentinel_db;
+
+REVOKE ALL ON SCHEMA sentinel_db FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON SCHEMA sentinel_db FROM service_role;
+  END IF;
+END $$;
+
+CREATE TABLE IF NOT EXISTS sentinel_db.data_versions (
             table_name text NOT NULL,
             version bigint NOT NULL,
             changed_at timestamptz NOT NULL DEFAULT now(),
             CONSTRAINT pk_data_versions PRIMARY KEY (table_name)
         );
 
-CREATE TABLE sentinel_db.data_version_marks (
+CREATE TABLE IF NOT EXISTS sentinel_db.data_version_marks (
             txid bigint NOT NULL,
             table_name text NOT NULL,
             CONSTRAINT pk_data_version_marks PRIMARY KEY (txid, table_name)
         );
 
-CREATE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
+CREATE OR REPLACE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
         LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
         AS $$
         BEGIN
@@ -377,7 +982,7 @@ CREATE FUNCTION sentinel_db.mark_data_version() RETURNS trigger
         END
         $$;
 
-CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
+CREATE OR REPLACE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
         LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp
         AS $$
         BEGIN
@@ -391,57 +996,68 @@ CREATE FUNCTION sentinel_db.bump_data_version() RETURNS trigger
         END
         $$;
 
-CREATE CONSTRAINT TRIGGER sentinel_db_bump_at_commit AFTER INSERT ON sentinel_db.data_version_marks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sentinel_db.bump_data_version();
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'sentinel_db_bump_at_commit' AND tgrelid = 'sentinel_db.data_version_marks'::regclass) THEN
+    CREATE CONSTRAINT TRIGGER sentinel_db_bump_at_commit AFTER INSERT ON sentinel_db.data_version_marks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sentinel_db.bump_data_version();
+  END IF;
+END $$;
+
+ALTER TABLE sentinel_db.data_versions ENABLE ROW LEVEL SECURITY;
+
+REVOKE ALL ON TABLE sentinel_db.data_versions FROM PUBLIC;
 
 DO $$
-        BEGIN
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
-                GRANT USAGE ON SCHEMA sentinel_db TO service_role;
-                GRANT SELECT, INSERT, UPDATE ON sentinel_db.data_versions TO service_role;
-                GRANT SELECT, INSERT, DELETE ON sentinel_db.data_version_marks TO service_role;
-            END IF;
-            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-                GRANT USAGE ON SCHEMA sentinel_db TO authenticated;
-                GRANT SELECT ON sentinel_db.data_versions TO authenticated;
-            END IF;
-        END
-        $$;
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_versions FROM service_role;
+  END IF;
+END $$;
 
-UPDATE sentinel_db_alembic_version SET version_num='data_versions' WHERE sentinel_db_alembic_version.version_num = '0007';
+ALTER TABLE sentinel_db.data_version_marks ENABLE ROW LEVEL SECURITY;
 
--- Running upgrade data_versions -> data_versions_controls
+REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM PUBLIC;
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM anon;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM authenticated;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+    REVOKE ALL ON TABLE sentinel_db.data_version_marks FROM service_role;
+  END IF;
+END $$;
 
 INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('pci_dss_controls', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
 
 CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_dss_controls FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
 
-UPDATE sentinel_db_alembic_version SET version_num='data_versions_controls' WHERE sentinel_db_alembic_version.version_num = 'data_versions';
+UPDATE sentinel_db_alembic_version SET version_num='data_versions_controls' WHERE sentinel_db_alembic_version.version_num = '0020';
 
--- Running upgrade data_versions_controls -> data_versions_rules
+-- Running upgrade 0007c, 0007r, 0007m, 0006b -> 0007
 
-INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('aws_config_rules_guidance', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
+INSERT INTO sentinel_db_alembic_version (version_num) VALUES ('0007') RETURNING sentinel_db_alembic_version.version_num;
 
-CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aws_config_rules_guidance FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
+-- Running upgrade 0007, data_versions_controls, data_versions_rules, data_versions_mappings, import_run_figures -> 0008h
 
-UPDATE sentinel_db_alembic_version SET version_num='data_versions_rules' WHERE sentinel_db_alembic_version.version_num = 'data_versions_controls';
+DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = '0007';
 
--- Running upgrade data_versions_rules -> data_versions_mappings
+DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = 'data_versions_controls';
 
-INSERT INTO sentinel_db.data_versions (table_name, version) VALUES ('pci_aws_config_rule_mappings', (extract(epoch FROM clock_timestamp()) * 1000000)::bigint) ON CONFLICT (table_name) DO NOTHING;
+DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = 'data_versions_rules';
 
-CREATE TRIGGER sentinel_db_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pci_aws_config_rule_mappings FOR EACH STATEMENT EXECUTE FUNCTION sentinel_db.mark_data_version();
+DELETE FROM sentinel_db_alembic_version WHERE sentinel_db_alembic_version.version_num = 'data_versions_mappings';
 
-UPDATE sentinel_db_alembic_version SET version_num='data_versions_mappings' WHERE sentinel_db_alembic_version.version_num = 'data_versions_rules';
-
--- Running upgrade data_versions_mappings -> import_run_figures
-
-ALTER TABLE import_runs ADD COLUMN duration_seconds FLOAT;
-
-ALTER TABLE import_runs ADD COLUMN rows_per_second FLOAT;
-
-ALTER TABLE import_runs ADD COLUMN peak_memory_bytes BIGINT;
-
-UPDATE sentinel_db_alembic_version SET version_num='import_run_figures' WHERE sentinel_db_alembic_version.version_num = 'data_versions_mappings';
+UPDATE sentinel_db_alembic_version SET version_num='0008h' WHERE sentinel_db_alembic_version.version_num = 'import_run_figures';
 
 COMMIT;
 

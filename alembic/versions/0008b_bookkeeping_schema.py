@@ -51,4 +51,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in _TABLES:
         op.execute(_move(table, f"'{_SCHEMA}'", "current_schema()"))
-    op.execute(f"DROP SCHEMA {_SCHEMA} RESTRICT")
+    # Other branches keep objects there (search statistics, data versions): drop it only if empty.
+    op.execute(
+        "DO $$\nBEGIN\n"
+        f"  IF NOT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        f" WHERE n.nspname = '{_SCHEMA}') AND NOT EXISTS (SELECT 1 FROM pg_proc p"
+        f" JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = '{_SCHEMA}') THEN\n"
+        f"    DROP SCHEMA {_SCHEMA};\n"
+        "  END IF;\nEND $$"
+    )

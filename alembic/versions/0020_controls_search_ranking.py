@@ -8,7 +8,7 @@ exact by statement-level triggers in the writing transaction, so ranking can wei
 without scanning the table.
 
 Revision ID: 0020
-Revises: 0008c, 0008b
+Revises: 0008c
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from sentinel_db.search.ddl import SearchTextSpec, create_search_text, drop_search_text
 
 revision: str = "0020"
-down_revision: str | tuple[str, ...] | None = ("0008c", "0008b")
+down_revision: str | None = "0008c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 creates_tables: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ Fields weigh A rule name (hyphens split), B guidance text, C the resource types 
 Term statistics as for controls (revision 0020).
 
 Revision ID: 0021
-Revises: 0008r, 0008b
+Revises: 0008r
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sentinel_db.search.ddl import SearchTextSpec, create_search_text, drop_search_text
 
 revision: str = "0021"
-down_revision: str | tuple[str, ...] | None = ("0008r", "0008b")
+down_revision: str | None = "0008r"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 creates_tables: tuple[str, ...] = ()

@@ -184,15 +184,15 @@ class ImportRun(Base):
     )
 
 
-
-
 def _search_statistics(table: str) -> tuple[Table, Table]:
     """The term-statistics tables that triggers keep for ``table``'s search column."""
     terms = Table(
         f"{table}_search_terms",
         Base.metadata,
-        Column("term", Text, primary_key=True),
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("term", Text, nullable=False),
         Column("df", Integer, nullable=False),
+        Index(f"ix_{table}_search_terms_term", "term"),
         schema=BOOKKEEPING_SCHEMA,
     )
     totals = Table(

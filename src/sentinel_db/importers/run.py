@@ -279,6 +279,8 @@ def _import_one(
                         raise psycopg.Rollback()
                     if run_row is not None:
                         report.status = "partial" if report.rejected else "succeeded"
+                        # The commit is still to come; the history row records the time so far.
+                        report.seconds = time.perf_counter() - started
                         history.finish_run_in(conn, run_row, report)
                 finished = run_row is not None
             except FileProblem as exc:

@@ -70,13 +70,13 @@ def quoted(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-_STEMMED: dict[tuple[Glossary, str], tuple[_Entry, ...]] = {}
+# PostgreSQL's English stemmer is the same on every server, so one process stems a glossary once.
+_STEMMED: dict[Glossary, tuple[_Entry, ...]] = {}
 
 
-def _stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
-    """The glossary's entries as lexeme sets and phrase queries (once per glossary and server)."""
-    bind = session.get_bind()
-    key = (glossary, str(bind.engine.url) if hasattr(bind, "engine") else "")
+def stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
+    """The glossary's entries as lexeme sets and phrase queries (once per glossary)."""
+    key = glossary
     cached = _STEMMED.get(key)
     if cached is not None:
         return cached
@@ -117,16 +117,18 @@ def _expansions(entries: Sequence[_Entry], query: frozenset[str]) -> list[_Entry
 # The words that rank, with their frequencies; then the whole query (filler included), whose
 # lexemes the glossary entries are matched against.
 _TYPED_SQL = """
-SELECT u.lexeme, u.positions, coalesce(s.df, 0) AS df, false AS context
+SELECT u.lexeme, u.positions,
+       coalesce((SELECT sum(s.df) FROM {terms} s WHERE s.term = u.lexeme), 0) AS df,
+       false AS context,
+       (SELECT sum(docs) FROM {totals}) AS docs, (SELECT sum(lexemes) FROM {totals}) AS total
 FROM unnest(to_tsvector('english', {split})) AS u
-LEFT JOIN {terms} s ON s.term = u.lexeme
 UNION ALL
-SELECT u.lexeme, u.positions, 0, true FROM unnest(to_tsvector('english', {context})) AS u
+SELECT u.lexeme, u.positions, 0, true, NULL, NULL
+FROM unnest(to_tsvector('english', {context})) AS u
 """
-_TOTALS_SQL = "SELECT sum(docs) AS docs, sum(lexemes) AS total FROM {totals}"
 _DF_SQL = """
-SELECT q.term, coalesce(s.df, 0) AS df
-FROM unnest(CAST(:lexemes AS text[])) AS q(term) LEFT JOIN {terms} s ON s.term = q.term
+SELECT q.term, coalesce((SELECT sum(s.df) FROM {terms} s WHERE s.term = q.term), 0) AS df
+FROM unnest(CAST(:lexemes AS text[])) AS q(term)
 """
 
 
@@ -150,25 +152,27 @@ def analyse(
 
     terms_table, totals_table = SEARCH_STATISTICS[table.name]
     terms = f"{terms_table.schema}.{terms_table.name}"
-    totals = session.execute(
-        text(_TOTALS_SQL.format(totals=f"{totals_table.schema}.{totals_table.name}"))
-    ).one()
-    docs = int(totals.docs or 0)
-    avg_length = max(1.0, float(totals.total or 0) / max(1, docs))
     found = session.execute(
         text(
             _TYPED_SQL.format(
-                split=SPLIT.format(":text"), context=SPLIT.format(":context"), terms=terms
+                split=SPLIT.format(":text"),
+                context=SPLIT.format(":context"),
+                terms=terms,
+                totals=f"{totals_table.schema}.{totals_table.name}",
             )
         ),
         {"text": text_typed, "context": context},
     ).all()
     rows = sorted((r for r in found if not r.context), key=lambda r: (min(r.positions), r.lexeme))
+    if not rows:
+        return Analysis(typed=(), signals=[], docs=0, avg_length=1.0)
+    docs = int(rows[0].docs or 0)
+    avg_length = max(1.0, float(rows[0].total or 0) / max(1, docs))
     said = frozenset(r.lexeme for r in found)
     typed = tuple(r.lexeme for r in rows)
     by_lexeme = {r.lexeme: Signal(quoted(r.lexeme), 1.0, int(r.df), r.lexeme) for r in rows}
     signals: list[Signal] = [s for s in by_lexeme.values() if s.df > 0] + _pairs(rows)
-    expansions = _expansions(_stem_glossary(session, glossary), said)
+    expansions = _expansions(stem_glossary(session, glossary), said)
     wanted = sorted({x for e in expansions for x in e.lexemes} - set(by_lexeme))
     dfs = (
         {

@@ -7,10 +7,8 @@ into a new function (and a new revision), never into an edit of these.
 For a table ``T`` with a ``search_vector`` column this creates, in schema ``sentinel_db`` (which
 the Data API never serves):
 
-* ``T_search_terms(term, df)``: how many rows contain each lexeme;
-* ``T_search_totals``: rows whose sums are the number of rows and their total length in
-  lexemes (each write adds a row of its own, so concurrent writers never wait on one hot row;
-  a write that finds many rows folds them into one);
+* ``T_search_terms(term, df)``: rows whose sums per term are how many rows contain each lexeme;
+* ``T_search_totals``: rows whose sums are the number of rows and their total length in lexemes;
 * ``T_search_stats()``: a trigger function that keeps both exact from the transition tables of
   every INSERT, UPDATE, DELETE and TRUNCATE, in the writing transaction (so readers see figures
   consistent with the rows they see, and a rolled-back write leaves them as they were).
@@ -21,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alembic import op
-from sentinel_db.access import protect_private_table
+from sentinel_db.access import protect_private_schema, protect_private_table
 
 SCHEMA = "sentinel_db"
 FOLD_AT = 64
@@ -45,6 +43,11 @@ class SearchTextSpec:
         return f"{SCHEMA}.{self.table}_search_terms"
 
     @property
+    def terms_index(self) -> str:
+        """Name of the index on the terms table's ``term``."""
+        return f"ix_{self.table}_search_terms_term"
+
+    @property
     def totals(self) -> str:
         """Qualified name of the one-row totals table."""
         return f"{SCHEMA}.{self.table}_search_totals"
@@ -66,34 +69,51 @@ def _replace_column(spec: SearchTextSpec, expression: str) -> None:
 
 
 def _apply_delta(spec: SearchTextSpec, rows: str) -> str:
-    """PL/pgSQL that adds ``rows`` (``vector, sign`` pairs) to the statistics."""
+    """PL/pgSQL that adds ``rows`` (``vector, sign`` pairs) to the statistics.
+
+    Each write adds rows of its own (no lock on rows others wrote), then folds the rows of the
+    terms it touched that no other transaction is folding (``SKIP LOCKED``): concurrent writers
+    never wait for each other here, and the sums stay exact.
+    """
     return f"""
     INSERT INTO {spec.totals} (docs, lexemes)
     SELECT sum(sign), sum(sign * length(vector)) FROM ({rows}) r HAVING count(*) > 0;
     IF (SELECT count(*) FROM {spec.totals}) > {FOLD_AT} THEN
-        WITH folded AS (DELETE FROM {spec.totals} RETURNING docs, lexemes)
+        WITH folded AS (
+            DELETE FROM {spec.totals} WHERE id IN (
+                SELECT id FROM {spec.totals} FOR UPDATE SKIP LOCKED
+            ) RETURNING docs, lexemes
+        )
         INSERT INTO {spec.totals} (docs, lexemes)
         SELECT sum(docs), sum(lexemes) FROM folded HAVING count(*) > 0;
     END IF;
-    WITH delta AS (
-        SELECT u.lexeme AS term, sum(r.sign)::integer AS change
+    WITH added AS (
+        INSERT INTO {spec.terms} (term, df)
+        SELECT u.lexeme, sum(r.sign)::integer
         FROM ({rows}) r CROSS JOIN LATERAL unnest(r.vector) AS u
         GROUP BY u.lexeme
         HAVING sum(r.sign) <> 0
-    ), applied AS (
-        INSERT INTO {spec.terms} AS t (term, df)
-        SELECT term, change FROM delta ORDER BY term
-        ON CONFLICT (term) DO UPDATE SET df = t.df + excluded.df
-        RETURNING t.term, t.df
+        RETURNING term
     )
-    SELECT array_agg(term) INTO gone FROM applied WHERE df <= 0;
-    IF gone IS NOT NULL THEN
-        DELETE FROM {spec.terms} WHERE term = ANY (gone);
+    SELECT array_agg(term) INTO touched FROM added;
+    IF touched IS NOT NULL THEN
+        WITH folded AS (
+            DELETE FROM {spec.terms} WHERE id IN (
+                SELECT id FROM {spec.terms} WHERE term = ANY (touched) FOR UPDATE SKIP LOCKED
+            ) RETURNING term, df
+        )
+        INSERT INTO {spec.terms} (term, df)
+        SELECT term, sum(df) FROM folded GROUP BY term HAVING sum(df) <> 0;
     END IF;"""
 
 
 def _create_statistics(spec: SearchTextSpec) -> None:
-    op.execute(f"CREATE TABLE {spec.terms} (term text PRIMARY KEY, df integer NOT NULL)")
+    protect_private_schema(SCHEMA)
+    op.execute(
+        f"CREATE TABLE {spec.terms} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "term text NOT NULL, df integer NOT NULL)"
+    )
+    op.execute(f"CREATE INDEX {spec.terms_index} ON {spec.terms} (term)")
     op.execute(
         f"CREATE TABLE {spec.totals} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
         "docs bigint NOT NULL, lexemes bigint NOT NULL)"
@@ -112,14 +132,12 @@ def _create_statistics(spec: SearchTextSpec) -> None:
     deleted = "SELECT search_vector AS vector, -1 AS sign FROM old_rows"
     # Rows whose text did not change cancel out, so an UPDATE of metadata costs little.
     updated = f"{inserted} UNION ALL {deleted}"
-    # Terms are upserted in lexeme order, so two writers lock shared terms in the same order.
-    # SECURITY DEFINER (with an empty search_path): whoever may write the table keeps its
-    # statistics, without any privilege on the bookkeeping schema.
+    # SECURITY INVOKER: only the tables' owner writes them (API roles hold no write privilege).
     op.execute(
         f"""CREATE FUNCTION {spec.function}() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $fn$
 DECLARE
-    gone text[];
+    touched text[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM {spec.terms};
