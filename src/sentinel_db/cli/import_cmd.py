@@ -19,7 +19,6 @@ if TYPE_CHECKING:
         ImportOptions,
         ImportReport,
         ProgressCallback,
-        ProgressEvent,
     )
 
 app = typer.Typer(help="Validate and bulk-import CSV files.", no_args_is_help=True)
@@ -58,53 +57,13 @@ Format = Annotated[ReportFormat, typer.Option("--format", help="text or json.")]
 @contextmanager
 def _progress(state: CliState, enabled: bool, fmt: ReportFormat) -> Iterator[ProgressCallback]:
     """A callback drawing a bar per file on a terminal, or plain lines otherwise."""
+    from sentinel_db.cli.progress import import_progress
+
     if state.quiet or fmt is ReportFormat.json:
         yield lambda event: None
         return
-    if not (enabled and err.is_terminal):
-
-        def plain(event: ProgressEvent) -> None:
-            if event.stage == "start":
-                info(f"importing {event.path} -> {event.table}")
-
-        yield plain
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[rows]} rows"),
-        TextColumn("{task.fields[rate]} rows/s"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def draw(event: ProgressEvent) -> None:
-        if event.stage == "start":
-            tasks[event.path] = bar.add_task(
-                Path(event.path).name, total=event.total_bytes or 1, rows=0, rate=0
-            )
-            return
-        task = tasks.get(event.path)
-        if task is None:
-            return
-        elapsed = bar.tasks[task].elapsed or 0.0
-        rate = int(event.rows_read / elapsed) if elapsed > 0 else 0
-        bar.update(task, completed=event.bytes_read, rows=event.rows_read, rate=rate)
-
-    with bar:
-        yield draw
+    with import_progress(err, bar=enabled) as callback:
+        yield callback
 
 
 def _file_line(report: FileReport) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,9 +18,14 @@ from sentinel_db.db import Database
 from sentinel_db.errors import ExitCode, SentinelDBError, translate
 from sentinel_db.importers import history as history
 from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
-from sentinel_db.importers.load import Stage, row_text
+from sentinel_db.importers.load import Stage
 from sentinel_db.importers.reader import CsvStream, FileProblem, sha256_of
+from sentinel_db.importers.rejects import RejectSink
 from sentinel_db.importers.report import (
+    PHASE_CHECKS,
+    PHASE_COMMIT,
+    PHASE_LOCK,
+    PHASE_ROLLBACK,
     FileReport,
     ImportReport,
     Problem,
@@ -31,8 +34,6 @@ from sentinel_db.importers.report import (
 )
 from sentinel_db.importers.tables import TableSpec, table_spec
 from sentinel_db.importers.validate import RowChecker
-
-REJECT_HEADER = ("file", "line", "column", "reason", "row")
 
 
 @dataclass(frozen=True)
@@ -52,37 +53,6 @@ class ImportOptions:
 
 class _Aborted(Exception):
     """Rows were rejected under all-or-nothing: roll the file back."""
-
-
-class _Rejects:
-    """The reject file, opened on the first rejected row and appended to as rows come."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, file: str, line: int | None, column: str, reason: str, row: list[str]) -> None:
-        if self._writer is None:
-            self._handle = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow(REJECT_HEADER)
-        buffer = io.StringIO()
-        # The terminator must hold \r and \n so that fields containing them are quoted.
-        csv.writer(buffer, lineterminator="\r\n").writerow(row)
-        self._writer.writerow(
-            (file, "" if line is None else line, column, reason, buffer.getvalue()[:-2])
-        )
-
-    @property
-    def used(self) -> bool:
-        return self._writer is not None
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-            self._writer = None
 
 
 def _emit(progress: ProgressCallback | None, event: ProgressEvent) -> None:
@@ -117,7 +87,7 @@ class _FileJob:
         spec: TableSpec,
         *,
         options: ImportOptions,
-        rejects: _Rejects,
+        rejects: RejectSink,
         report: FileReport,
         progress: ProgressCallback | None,
         number: int,
@@ -126,9 +96,20 @@ class _FileJob:
         self.options, self.rejects, self.report, self.progress = options, rejects, report, progress
         self.stage = Stage(conn, spec, number)
         self.settings = get_settings()
+        self.total_bytes = 0
 
     def _problem(self, line: int | None, column: str, reason: str) -> Problem:
         return Problem(str(self.path), line, column, reason)
+
+    def _phase(self, name: str) -> None:
+        """Tell the caller a server-side phase began (the client only waits from here on)."""
+        total = self.total_bytes
+        _emit(
+            self.progress,
+            ProgressEvent(
+                str(self.path), self.spec.name, "phase", total, total, self.report.rows_read, name
+            ),
+        )
 
     def run(self) -> None:
         options, report = self.options, self.report
@@ -140,7 +121,9 @@ class _FileJob:
             max_field_size=max_field,
             hash_bytes=report.sha256 is None,
         ) as stream:
+            self.total_bytes = stream.total_bytes
             header = stream.read_header(self.spec.required, self.spec.columns)
+            self.rejects.begin_file(header.names)
             for name in header.extra:
                 report.warn(self._problem(stream.line, name, "unknown column ignored"))
             checker = RowChecker(self.spec, header, validate=options.validate)
@@ -176,29 +159,33 @@ class _FileJob:
                     copy.write_row(record)
             if report.sha256 is None:
                 report.sha256 = stream.sha256
+        self._phase(PHASE_LOCK)
         self.stage.lock()
+        self._phase(PHASE_CHECKS)
         self.stage.check_duplicates(has_ids=has_ids)
         if self.spec.name == "pci_aws_config_rule_mappings":
             self.stage.check_references(strict=options.strict)
         self._collect_issues()
         if options.all_or_nothing and report.rejected:
             raise _Aborted
-        counts = self.stage.upsert()
+        counts = self.stage.upsert(on_phase=self._phase)
         report.inserted, report.updated, report.unchanged = (
             counts.inserted,
             counts.updated,
             counts.unchanged,
         )
+        self._phase(PHASE_ROLLBACK if options.dry_run else PHASE_COMMIT)
 
     def _reject_fields(self, line: int, fields: list[str], reasons: list[tuple[str, str]]) -> None:
         column, reason = reasons[0]
         if len(reasons) > 1:
             reason += f" (and {len(reasons) - 1} more)"
         self.report.reject(self._problem(line, column, reason))
-        self.rejects.write(str(self.path), line, column, reason, fields)
+        self.rejects.write(str(self.path), line, reasons, fields)
 
     def _collect_issues(self) -> None:
         last_rejected: int | None = None
+        reasons: dict[int, list[tuple[str, str]]] = {}
         for issue in self.stage.issues_found():
             problem = self._problem(issue.line, issue.column, issue.reason)
             if issue.severity != "error":
@@ -209,13 +196,22 @@ class _FileJob:
                 last_rejected = issue.line
             elif len(self.report.errors) < 100:
                 self.report.errors.append(problem)
-            self.rejects.write(
-                str(self.path),
-                issue.line,
-                issue.column,
-                issue.reason,
-                row_text(issue.row, self.spec.columns),
-            )
+            reasons.setdefault(issue.line, []).append((issue.column, issue.reason))
+        if reasons:
+            self._write_original_rows(reasons)
+
+    def _write_original_rows(self, reasons: dict[int, list[tuple[str, str]]]) -> None:
+        """Rows rejected by the checks in SQL, copied from the source file as they were."""
+        with CsvStream(
+            self.path,
+            encoding=self.options.encoding,
+            max_field_size=self.options.max_field_size or self.settings.db_max_field_size,
+            hash_bytes=False,
+        ) as stream:
+            stream.read_header(self.spec.required, self.spec.columns)
+            for line, fields in stream.records():
+                if line in reasons:
+                    self.rejects.write(str(self.path), line, reasons[line], fields)
 
 
 def _default_reject_path(path: Path) -> Path:
@@ -236,7 +232,7 @@ def _import_one(
     run_id: uuid.UUID,
     progress: ProgressCallback | None,
     number: int,
-    rejects: _Rejects | None,
+    rejects: RejectSink | None,
 ) -> FileReport:
     spec = table_spec(table)
     report = FileReport(path=str(path), table=spec.name, dry_run=options.dry_run)
@@ -255,7 +251,7 @@ def _import_one(
             _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, 0))
             return report
     own_rejects = rejects is None
-    sink = rejects or _Rejects(options.reject_file or _default_reject_path(path))
+    sink = rejects or RejectSink(options.reject_file or _default_reject_path(path))
     run_row = None
     if not options.dry_run:
         run_row = history.start_run(
@@ -377,7 +373,7 @@ def import_directory(
     report.skipped = [(str(p), reason) for p, reason in found.skipped]
     run_id = uuid.UUID(report.run_id)
     started = time.perf_counter()
-    shared = _Rejects(options.reject_file) if options.reject_file else None
+    shared = RejectSink(options.reject_file) if options.reject_file else None
     try:
         if options.dry_run:
             # One transaction for the whole run, so mappings are checked against the controls and
