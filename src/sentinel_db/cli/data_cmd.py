@@ -128,7 +128,7 @@ def _print_detail(detail: dict[str, Any]) -> None:
     for name, value in record.items():
         if isinstance(value, dict | list):
             # Structured values as indented JSON, so they read (and copy) as JSON.
-            text = to_json(value, indent=2).replace("\n", "\n  ")
+            text = to_json(value, indent=2)
         else:
             text = "" if value is None else str(value)
         out.print(f"[bold]{name}[/bold]: {escape(text)}", highlight=False)
