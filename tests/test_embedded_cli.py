@@ -12,7 +12,7 @@ import pytest
 
 from sentinel_db.config import get_settings
 from tests.cli_helpers import run_cli
-from tests.pg_throwaway import ThrowawayServer
+from tests.pg_throwaway import ThrowawayServer, throwaway_server
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -31,11 +31,8 @@ def use_folder(cli_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def server() -> Iterator[ThrowawayServer]:
-    srv = ThrowawayServer()
-    try:
+    with throwaway_server() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 def _status(capsys: Capsys) -> dict[str, Any]:
