@@ -11,8 +11,9 @@ This module knows nothing of engines or migrations: :mod:`sentinel_db.db` migrat
 from __future__ import annotations
 
 import os
+import subprocess
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +103,7 @@ class EmbeddedStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the shape of `embedded status --format json`)."""
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def _alive(pid: int) -> bool:
@@ -164,8 +165,6 @@ def stop(data_dir: Path | None = None, *, timeout: float = 60) -> bool:
     if not before.running:
         return False
     pgserver = _pgserver()
-    import subprocess
-
     try:
         pgserver.pg_ctl(
             ["-w", "-m", "fast", "stop"],
