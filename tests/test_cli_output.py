@@ -64,7 +64,9 @@ def test_narrow_terminal_gets_key_value_blocks_with_whole_numbers(
     assert read == [21, 30, 38]  # every count whole, none cut to "2…"
     assert all(len(line) <= 80 for line in lines)
     stats = run_cli(capsys, "stats")
-    assert stats.exit_code == 0 and "rows: 38" in stats.stdout.replace("  ", " ")
+    assert stats.exit_code == 0 and all(len(line) <= 80 for line in stats.stdout.splitlines())
+    controls = next(line for line in stats.stdout.splitlines() if "pci_dss_controls" in line)
+    assert re.search(r"\b38\b", controls)  # the table name may be cut; the count never is
 
 
 def test_wide_terminal_gets_one_table_row_per_record(

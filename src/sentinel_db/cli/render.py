@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 
 out = Console(soft_wrap=True)
+MIN_TEXT_WIDTH = 20  # a text column is never narrowed below this; rows become blocks instead
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -138,6 +139,7 @@ def print_table(
         )
         for i, name in enumerate(names)
     ]
+    capped = _shrink(capped, numeric, names, available=out.width)
     if table_width(capped) > out.width:
         _print_blocks(cells, names, title=title)
         return
@@ -155,6 +157,26 @@ def print_table(
     for row_cells in cells:
         table.add_row(*(_cut(c, w) for c, w in zip(row_cells, capped, strict=True)))
     out.print(table)
+
+
+def _shrink(
+    widths: list[int], numeric: list[bool], names: Sequence[str], *, available: int
+) -> list[int]:
+    """Narrow the widest text columns, one character at a time, to no less than
+    ``MIN_TEXT_WIDTH`` (or their name) until the table fits; numbers keep their width."""
+    widths = list(widths)
+    floors = [
+        w if num else min(w, max(MIN_TEXT_WIDTH, len(n)))
+        for w, num, n in zip(widths, numeric, names, strict=True)
+    ]
+    excess = table_width(widths) - available
+    while excess > 0:
+        room = [(w - f, i) for i, (w, f) in enumerate(zip(widths, floors, strict=True)) if w > f]
+        if not room:
+            break
+        widths[max(room)[1]] -= 1
+        excess -= 1
+    return widths
 
 
 def _print_blocks(cells: list[list[str]], names: Sequence[str], *, title: str | None) -> None:
