@@ -32,6 +32,8 @@ from tests.groups import (
     SHARED_DATA_VARIABLE,
     group_named,
     pytest_collection_modifyitems,  # noqa: F401 (a hook: pytest finds it here)
+    pytest_configure,  # noqa: F401 (a hook: pytest finds it here)
+    pytest_itemcollected,  # noqa: F401 (a hook: pytest finds it here)
     pytest_terminal_summary,  # noqa: F401 (a hook: pytest finds it here)
     unavailable,
 )

@@ -1,9 +1,10 @@
 """Test groups that need something a fresh machine may lack, and what happens without it.
 
-A group is recognised by a fixture its tests use (directly or through other fixtures). When
-what it needs is missing, its tests are deselected and the run ends with one line per group
-naming it and saying how to enable it. ``SENTINEL_TEST_REQUIRE_ALL=1`` (set by CI) keeps them
-instead, and their fixtures fail with the same explanation: nothing is ever skipped silently.
+A group is recognised by a fixture its tests use (directly or through other fixtures), and its
+tests carry the group's marker (``-m shared_data``, ``-m "not pooler"``). When what it needs is
+missing, its tests are deselected and the run ends with one line per group naming it and saying
+how to enable it. ``SENTINEL_TEST_REQUIRE_ALL=1`` (set by CI) keeps them instead, and their
+fixtures fail with the same explanation: nothing is ever skipped silently.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Group:
     """Tests that need one thing: which fixtures mark them, how to check, how to enable."""
 
     name: str
+    marker: str
     fixtures: frozenset[str]
     problem: Callable[[], str | None]
     enable: str
@@ -61,12 +63,14 @@ class Group:
 GROUPS = (
     Group(
         name="shared-data",
+        marker="shared_data",
         fixtures=frozenset({"shared_data"}),
         problem=shared_data_problem,
         enable=f"set {SHARED_DATA_VARIABLE} to the pci-dss-3.2.1 data folder",
     ),
     Group(
         name="pooler",
+        marker="pooler",
         fixtures=frozenset({"pgbouncer"}),
         problem=pgbouncer_problem,
         enable="install pgbouncer (apt-get install -y pgbouncer)",
@@ -86,6 +90,19 @@ def group_named(name: str) -> Group:
     return next(group for group in GROUPS if group.name == name)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register each group's marker."""
+    for group in GROUPS:
+        config.addinivalue_line("markers", f"{group.marker}: needs {group.name} ({group.enable})")
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark a test with the group of every fixture it needs."""
+    for group in GROUPS:
+        if group.fixtures & set(getattr(item, "fixturenames", ())):
+            item.add_marker(group.marker)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect the tests of every group whose requirement is missing (unless all are required)."""
     if require_all():
@@ -94,7 +111,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         problem = group.problem()
         if problem is None:
             continue
-        out = [item for item in items if group.fixtures & set(getattr(item, "fixturenames", ()))]
+        out = [item for item in items if item.get_closest_marker(group.marker) is not None]
         if not out:
             continue
         _deselected[group.name] = (len(out), f"{problem}; {group.enable}")
