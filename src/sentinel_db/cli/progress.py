@@ -84,8 +84,10 @@ def import_progress(
         if event.stage == "rows":
             display.update(task, completed=event.bytes_read, rows=event.rows_read, rate=rate)
         elif event.stage == "phase":
-            # The server works now: no bytes to count, so the bar pulses (total=None).
+            # The server works now: no bytes to count, so the bar pulses (total=None). Reading
+            # every byte marked the task finished, which would stop the spinner and the clock.
             display.update(task, total=None, rows=event.rows_read, rate=rate, phase=event.phase)
+            display.tasks[task].finished_time = None
             display.refresh()
         else:
             # End to end: the rate counts the server-side phases too.
