@@ -3,6 +3,9 @@
 Where the database comes from, in order: ``SENTINEL_TEST_DATABASE_URL`` (a server on which a
 uniquely named database is created and dropped), a Docker engine (testcontainers'
 ``postgres:15``), or an embedded server in a temporary folder (the ``[embedded]`` extra).
+
+Tests that need pgbouncer or the PCI DSS 3.2.1 data set (``SENTINEL_TEST_SHARED_DATA``) form
+groups that are deselected when those are missing (see ``tests/groups.py``).
 """
 
 from __future__ import annotations
@@ -25,11 +28,28 @@ from sentinel_db import migrations
 from sentinel_db.config import load_settings
 from sentinel_db.db import Database, dispose_engines
 from sentinel_db.models import ALL_TABLES, sql_name
+from tests.groups import (
+    SHARED_DATA_VARIABLE,
+    group_named,
+    pytest_collection_modifyitems,  # noqa: F401 (a hook: pytest finds it here)
+    pytest_configure,  # noqa: F401 (a hook: pytest finds it here)
+    pytest_itemcollected,  # noqa: F401 (a hook: pytest finds it here)
+    pytest_terminal_summary,  # noqa: F401 (a hook: pytest finds it here)
+    unavailable,
+)
 from tests.pooler import Pooler, run_pgbouncer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "pci-dss-3.2.1"
 EXAMPLES = REPO_ROOT / "examples" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The PCI DSS 3.2.1 data set (268 controls, 68 rules, 43 mappings), read-only."""
+    group = group_named("shared-data")
+    if group.problem() is not None:
+        pytest.fail(unavailable(group), pytrace=False)
+    return Path(os.environ[SHARED_DATA_VARIABLE])
 
 
 def _docker_available() -> bool:
@@ -101,6 +121,9 @@ VIA_POOLER = os.environ.get("SENTINEL_TEST_VIA_POOLER", "").lower() in {"1", "tr
 def pgbouncer(server_url: URL, database_url: URL) -> Iterator[Pooler]:
     """pgbouncer in transaction pooling mode in front of the test server, for this run."""
     assert database_url.database is not None
+    group = group_named("pooler")
+    if group.problem() is not None:
+        pytest.fail(unavailable(group), pytrace=False)
     try:
         with run_pgbouncer(server_url, pinned_database=database_url.database) as pooler:
             yield pooler

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +93,13 @@ class ThrowawayServer:
         self._handle._postmaster_info = None
         self._handle.cleanup()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_server() -> Iterator[ThrowawayServer]:
+    """A :class:`ThrowawayServer`, closed (and its folder deleted) on exit."""
+    server = ThrowawayServer()
+    try:
+        yield server
+    finally:
+        server.close()

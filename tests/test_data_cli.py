@@ -15,26 +15,26 @@ from sentinel_db.db import Database
 from sentinel_db.importers import import_directory
 from sentinel_db.repositories.tables import count_rows, repository_for, resolve_tables
 from tests.cli_helpers import run_cli
-from tests.conftest import SHARED_DATA, truncate_all
+from tests.conftest import truncate_all
 from tests.data_helpers import read_csv
 
 Capsys = pytest.CaptureFixture[str]
 
 
 @pytest.fixture
-def loaded_db(clean_db: Database, cli_env: dict[str, Any]) -> Iterator[Database]:
-    report = import_directory(clean_db, SHARED_DATA)
+def loaded_db(clean_db: Database, cli_env: dict[str, Any], shared_data: Path) -> Iterator[Database]:
+    report = import_directory(clean_db, shared_data)
     assert report.exit_code == 0
     yield clean_db
 
 
 @pytest.fixture
-def shared_db(db: Database, cli_env: dict[str, Any]) -> Database:
+def shared_db(db: Database, cli_env: dict[str, Any], shared_data: Path) -> Database:
     """The sample data for tests that only read: imported once, again only when changed."""
     counts = _counts(db)
     if [counts[t] for t in resolve_tables("all")] != [268, 68, 43]:
         truncate_all(db)
-        assert import_directory(db, SHARED_DATA).exit_code == 0
+        assert import_directory(db, shared_data).exit_code == 0
     return db
 
 
@@ -62,7 +62,9 @@ def test_list_table_and_offset(shared_db: Database, capsys: Capsys) -> None:
     assert "1.1.1" in result.stdout and "pci_aws_config_rule_mappings" in result.stdout
 
 
-def test_list_csv_output_reimports(loaded_db: Database, capsys: Capsys, tmp_path: Path) -> None:
+def test_list_csv_output_reimports(
+    loaded_db: Database, capsys: Capsys, tmp_path: Path, shared_data: Path
+) -> None:
     result = run_cli(capsys, "data", "list", "rules", "--limit", "1000", "--format", "csv")
     assert result.exit_code == 0, result.output
     path = tmp_path / "rules.csv"
@@ -74,7 +76,7 @@ def test_list_csv_output_reimports(loaded_db: Database, capsys: Capsys, tmp_path
         repo = AwsConfigRuleRepository(session)
         repo.delete_all()
         repo.upsert_many(read_csv(path))
-    assert read_csv(path) == read_csv(SHARED_DATA / "aws_config_rules_guidance.csv")
+    assert read_csv(path) == read_csv(shared_data / "aws_config_rules_guidance.csv")
 
 
 @pytest.mark.parametrize(
@@ -175,7 +177,7 @@ def test_stats_json_reports_rows_and_coverage(shared_db: Database, capsys: Capsy
 
 
 def test_export_writes_the_import_format(
-    shared_db: Database, capsys: Capsys, tmp_path: Path
+    shared_db: Database, capsys: Capsys, tmp_path: Path, shared_data: Path
 ) -> None:
     result = run_cli(capsys, "data", "export", "all", "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
@@ -183,9 +185,9 @@ def test_export_writes_the_import_format(
         exported = tmp_path / "out" / f"{name}.csv"
         with exported.open(encoding="utf-8") as handle:
             assert next(csv.reader(handle)) == next(
-                csv.reader((SHARED_DATA / f"{name}.csv").open(encoding="utf-8"))
+                csv.reader((shared_data / f"{name}.csv").open(encoding="utf-8"))
             )
-        original = sorted(read_csv(SHARED_DATA / f"{name}.csv"), key=lambda r: r["id"])
+        original = sorted(read_csv(shared_data / f"{name}.csv"), key=lambda r: r["id"])
         assert sorted(read_csv(exported), key=lambda r: r["id"]) == original
 
 

@@ -25,17 +25,14 @@ from sentinel_db.errors import (
 )
 from sentinel_db.models import PciControl
 from tests.cli_helpers import run_cli
-from tests.pg_throwaway import ThrowawayServer
+from tests.pg_throwaway import ThrowawayServer, throwaway_server
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ThrowawayServer]:
     """A throwaway server for this module's stop/start tests."""
-    srv = ThrowawayServer()
-    try:
+    with throwaway_server() as srv:
         yield srv
-    finally:
-        srv.close()
 
 
 @pytest.fixture

@@ -86,10 +86,16 @@ def test_invalid_json_and_array_for_object_reject_rows_with_lines(
     assert messages[0].endswith(":3: metadata: invalid JSON (Expecting value at column 7)")
     assert messages[1].endswith(":4: metadata: must be a JSON object, not an array")
     assert messages[2].endswith(":5: metadata: invalid JSON (NaN is not valid JSON)")
-    reject_text = Path(report.reject_file or "").read_text(encoding="utf-8")
-    rejects = list(csv.DictReader(reject_text.splitlines()))
-    assert [r["line"] for r in rejects] == ["3", "4", "5"]
-    assert rejects[1]["row"] == ',1.3,R,arr,"[1, 2]"'
+    reject_path = Path(report.reject_file or "")
+    rows = list(csv.reader(reject_path.open(encoding="utf-8", newline="")))
+    assert rows[0] == HEADER.split(",") and rows[2] == ["", "1.3", "R", "arr", "[1, 2]"]
+    errors_path = reject_path.with_name(reject_path.name.removesuffix(".csv") + ".errors.csv")
+    reasons = list(csv.DictReader(errors_path.open(encoding="utf-8", newline="")))
+    assert [(r["line"], r["column"], r["reject_row"]) for r in reasons] == [
+        ("3", "metadata", "1"),
+        ("4", "metadata", "2"),
+        ("5", "metadata", "3"),
+    ]
 
 
 def test_all_or_nothing_aborts_the_file(clean_db: Database, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from sentinel_db.db import Database
 from tests.cli_helpers import run_cli, run_subprocess
-from tests.conftest import EXAMPLES, SHARED_DATA
+from tests.conftest import EXAMPLES
 
 
 def _count(db: Database, table: str) -> int:
@@ -21,14 +21,17 @@ def _count(db: Database, table: str) -> int:
 
 
 def test_import_prints_a_report_and_json_parses(
-    capsys: pytest.CaptureFixture[str], cli_env: dict[str, Any], clean_db: Database
+    capsys: pytest.CaptureFixture[str],
+    cli_env: dict[str, Any],
+    clean_db: Database,
+    shared_data: Path,
 ) -> None:
-    result = run_cli(capsys, "import", str(SHARED_DATA), "--format", "json")
+    result = run_cli(capsys, "import", str(shared_data), "--format", "json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["total"]["inserted"] == 268 + 68 + 43
     assert [f["status"] for f in report["files"]] == ["succeeded"] * 3
-    again = run_cli(capsys, "import", str(SHARED_DATA), "--no-progress")
+    again = run_cli(capsys, "import", str(shared_data), "--no-progress")
     assert again.exit_code == 0
     assert (
         "skipped" in again.stderr and "unchanged since the last successful import" in again.stderr

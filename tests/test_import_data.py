@@ -21,7 +21,7 @@ from sentinel_db.importers import (
     list_runs,
 )
 from sentinel_db.models import sql_name
-from tests.conftest import EXAMPLES, SHARED_DATA
+from tests.conftest import EXAMPLES
 
 
 def _count(db: Database, table: str) -> int:
@@ -34,8 +34,10 @@ def _snapshot(db: Database, table: str) -> list[tuple[object, ...]]:
         return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
 
 
-def test_shared_sample_data_imports_with_zero_rejects(clean_db: Database) -> None:
-    report = import_directory(clean_db, SHARED_DATA)
+def test_shared_sample_data_imports_with_zero_rejects(
+    clean_db: Database, shared_data: Path
+) -> None:
+    report = import_directory(clean_db, shared_data)
     counts = {f.table: (f.rows_read, f.inserted, f.rejected) for f in report.files}
     assert counts == {
         "pci_dss_controls": (268, 268, 0),
@@ -48,14 +50,14 @@ def test_shared_sample_data_imports_with_zero_rejects(clean_db: Database) -> Non
     assert any(path.endswith("README.md") for path, _ in report.skipped)
 
 
-def test_reimporting_unchanged_file_writes_nothing(clean_db: Database) -> None:
-    import_directory(clean_db, SHARED_DATA)
+def test_reimporting_unchanged_file_writes_nothing(clean_db: Database, shared_data: Path) -> None:
+    import_directory(clean_db, shared_data)
     before = _snapshot(clean_db, "pci_dss_controls")
     with clean_db.engine.connect() as conn:
         xmin_before = conn.execute(
             text("SELECT sum(xmin::text::bigint) FROM pci_dss_controls")
         ).scalar()
-    forced = import_directory(clean_db, SHARED_DATA, options=ImportOptions(force=True))
+    forced = import_directory(clean_db, shared_data, options=ImportOptions(force=True))
     assert [(f.inserted, f.updated) for f in forced.files] == [(0, 0)] * 3
     assert [f.unchanged for f in forced.files] == [268, 68, 43]
     with clean_db.engine.connect() as conn:
@@ -64,15 +66,15 @@ def test_reimporting_unchanged_file_writes_nothing(clean_db: Database) -> None:
         ).scalar()
     assert xmin_after == xmin_before  # no row version was written
     assert _snapshot(clean_db, "pci_dss_controls") == before
-    skipped = import_directory(clean_db, SHARED_DATA)
+    skipped = import_directory(clean_db, shared_data)
     assert [f.status for f in skipped.files] == ["skipped"] * 3
 
 
 def test_one_changed_row_is_exactly_one_update_and_keeps_ids(
-    clean_db: Database, tmp_path: Path
+    clean_db: Database, tmp_path: Path, shared_data: Path
 ) -> None:
     source = tmp_path / "pci_dss_controls.csv"
-    shutil.copy(SHARED_DATA / "pci_dss_controls.csv", source)
+    shutil.copy(shared_data / "pci_dss_controls.csv", source)
     import_file(clean_db, source, "pci_dss_controls")
     with source.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
@@ -95,8 +97,8 @@ def test_examples_import_cleanly_and_skip_the_schema_json(clean_db: Database) ->
     assert any(p.endswith("database_schema.json") for p, _ in report.skipped)
 
 
-def test_dry_run_reports_changes_and_writes_nothing(clean_db: Database) -> None:
-    report = import_directory(clean_db, SHARED_DATA, options=ImportOptions(dry_run=True))
+def test_dry_run_reports_changes_and_writes_nothing(clean_db: Database, shared_data: Path) -> None:
+    report = import_directory(clean_db, shared_data, options=ImportOptions(dry_run=True))
     assert [f.inserted for f in report.files] == [268, 68, 43]
     assert [f.status for f in report.files] == ["dry-run"] * 3
     assert report.total("warnings") == 0  # mappings were checked against this run's controls
@@ -104,8 +106,8 @@ def test_dry_run_reports_changes_and_writes_nothing(clean_db: Database) -> None:
         assert _count(clean_db, table) == 0
 
 
-def test_history_records_each_file(clean_db: Database) -> None:
-    report = import_directory(clean_db, SHARED_DATA)
+def test_history_records_each_file(clean_db: Database, shared_data: Path) -> None:
+    report = import_directory(clean_db, shared_data)
     runs = list_runs(clean_db)
     assert {r.run_id for r in runs} == {report.run_id}
     assert {(r.table_name, r.status, r.inserted) for r in runs} == {
@@ -129,9 +131,9 @@ def _controls_file(path: Path, count: int, *, chunk: str = "text", start: int = 
 
 
 def test_killed_connection_leaves_table_unchanged_and_run_failed(
-    clean_db: Database, tmp_path: Path, database_url_str: str
+    clean_db: Database, tmp_path: Path, database_url_str: str, shared_data: Path
 ) -> None:
-    import_file(clean_db, SHARED_DATA / "pci_dss_controls.csv", "pci_dss_controls")
+    import_file(clean_db, shared_data / "pci_dss_controls.csv", "pci_dss_controls")
     before = _snapshot(clean_db, "pci_dss_controls")
     source = _controls_file(tmp_path / "pci_dss_controls.csv", 3000)
 

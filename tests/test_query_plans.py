@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,6 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from sentinel_db import AwsConfigRuleRepository, PciAwsConfigMappingRepository, PciControlRepository
-from tests.conftest import SHARED_DATA
 from tests.data_helpers import load_shared
 
 
@@ -34,8 +34,8 @@ def _plans(session: Session, call: Callable[[], Any]) -> list[str]:
 
 
 @pytest.fixture
-def no_seqscan(session: Session) -> Session:
-    load_shared(session, SHARED_DATA)
+def no_seqscan(session: Session, shared_data: Path) -> Session:
+    load_shared(session, shared_data)
     session.execute(
         text("ANALYZE pci_dss_controls, aws_config_rules_guidance, pci_aws_config_rule_mappings")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -10,13 +11,12 @@ from sqlalchemy.orm import Session
 from sentinel_db import PciControl, PciControlRepository
 from sentinel_db.errors import DataValidationError, DuplicateError, NotFoundError, UsageError
 from sentinel_db.records import validate_record
-from tests.conftest import SHARED_DATA
 from tests.data_helpers import CONTROLS_CSV, load_shared, read_csv
 
 
 @pytest.fixture
-def controls(session: Session) -> PciControlRepository:
-    load_shared(session, SHARED_DATA)
+def controls(session: Session, shared_data: Path) -> PciControlRepository:
+    load_shared(session, shared_data)
     return PciControlRepository(session)
 
 
@@ -61,13 +61,15 @@ def test_list_pages_with_limit_and_offset_in_key_order(controls: PciControlRepos
         controls.list(limit=-1)
 
 
-def test_keyset_pages_cover_every_row_once(controls: PciControlRepository) -> None:
+def test_keyset_pages_cover_every_row_once(
+    controls: PciControlRepository, shared_data: Path
+) -> None:
     seen: list[str] = []
     after = None
     while page := controls.page_after(after, limit=50):
         seen += [r.control_id for r in page]
         after = page[-1].control_id
-    assert seen == sorted(r["control_id"] for r in read_csv(SHARED_DATA / CONTROLS_CSV))
+    assert seen == sorted(r["control_id"] for r in read_csv(shared_data / CONTROLS_CSV))
 
 
 def test_iter_all_streams_every_row_and_detaches_them(
@@ -111,8 +113,9 @@ def test_delete_removes_the_row(controls: PciControlRepository) -> None:
 
 def test_upsert_many_inserts_updates_and_skips_unchanged_rows(
     controls: PciControlRepository,
+    shared_data: Path,
 ) -> None:
-    rows = read_csv(SHARED_DATA / CONTROLS_CSV)
+    rows = read_csv(shared_data / CONTROLS_CSV)
     assert controls.upsert_many(rows) == 0  # already loaded, nothing changed
     original_id = controls.get_by_key("1.1").id
     changed = {**rows[0], "id": None, "chunk": "new text"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -13,25 +14,26 @@ from sentinel_db.records import PciAwsConfigMapping, rule_name_of
 from sentinel_db.repositories import HIGHLIGHT_START, HIGHLIGHT_STOP
 from sentinel_db.repositories.stats import database_stats
 from sentinel_db.repositories.tables import clear_tables, count_rows, resolve_tables
-from tests.conftest import SHARED_DATA
 from tests.data_helpers import CONTROLS_CSV, MAPPINGS_CSV, RULES_CSV, load_shared, read_csv
 
 
 @pytest.fixture
-def loaded(session: Session) -> Session:
-    load_shared(session, SHARED_DATA)
+def loaded(session: Session, shared_data: Path) -> Session:
+    load_shared(session, shared_data)
     return session
 
 
-def _mapping_file() -> dict[str, list[str]]:
+def _mapping_file(shared_data: Path) -> dict[str, list[str]]:
     return {
         row["control_id"]: [n for n in map(rule_name_of, row["config_rules"]) if n]
-        for row in read_csv(SHARED_DATA / MAPPINGS_CSV)
+        for row in read_csv(shared_data / MAPPINGS_CSV)
     }
 
 
-def test_controls_by_requirement_and_category_match_the_file(loaded: Session) -> None:
-    rows = read_csv(SHARED_DATA / CONTROLS_CSV)
+def test_controls_by_requirement_and_category_match_the_file(
+    loaded: Session, shared_data: Path
+) -> None:
+    rows = read_csv(shared_data / CONTROLS_CSV)
     repo = PciControlRepository(loaded)
     by_req = [r.control_id for r in repo.by_requirement("8")]
     assert by_req == sorted(
@@ -45,8 +47,8 @@ def test_controls_by_requirement_and_category_match_the_file(loaded: Session) ->
     assert len(repo.by_requirement("8", limit=2)) == 2
 
 
-def test_metadata_contains_uses_jsonb_containment(loaded: Session) -> None:
-    rows = read_csv(SHARED_DATA / CONTROLS_CSV)
+def test_metadata_contains_uses_jsonb_containment(loaded: Session, shared_data: Path) -> None:
+    rows = read_csv(shared_data / CONTROLS_CSV)
     mapped = PciControlRepository(loaded).metadata_contains({"aws_config_mapped": True})
     assert {r.control_id for r in mapped} == {
         r["control_id"] for r in rows if r["metadata"]["aws_config_mapped"] is True
@@ -68,12 +70,12 @@ def test_control_search_ranks_matches_and_highlights_them(loaded: Session) -> No
         repo.search("password", limit=0)
 
 
-def test_rule_lookups_and_search(loaded: Session) -> None:
+def test_rule_lookups_and_search(loaded: Session, shared_data: Path) -> None:
     repo = AwsConfigRuleRepository(loaded)
     assert repo.get_by_rule_name("access-keys-rotated").metadata_["control_ids"] == ["8.2.4"]
     expected = sorted(
         r["config_rule"]
-        for r in read_csv(SHARED_DATA / RULES_CSV)
+        for r in read_csv(shared_data / RULES_CSV)
         if "3.4" in r["metadata"].get("control_ids", [])
     )
     assert [r.config_rule for r in repo.for_control("3.4")] == expected and expected
@@ -81,9 +83,9 @@ def test_rule_lookups_and_search(loaded: Session) -> None:
     assert hits[0].record.config_rule == "acm-certificate-expiration-check"
 
 
-def test_rules_for_control_follow_the_mapping_file(loaded: Session) -> None:
+def test_rules_for_control_follow_the_mapping_file(loaded: Session, shared_data: Path) -> None:
     repo = PciAwsConfigMappingRepository(loaded)
-    for control_id, names in _mapping_file().items():
+    for control_id, names in _mapping_file(shared_data).items():
         assert [m.rule for m in repo.rules_for_control(control_id)] == list(dict.fromkeys(names))
     assert repo.rules_for_control("0.0") == []
 
@@ -95,9 +97,9 @@ def test_rules_for_control_can_join_guidance(loaded: Session) -> None:
     assert guided["access-keys-rotated"].config_rule == "access-keys-rotated"
 
 
-def test_controls_for_rule_agrees_with_the_mapping_file(loaded: Session) -> None:
+def test_controls_for_rule_agrees_with_the_mapping_file(loaded: Session, shared_data: Path) -> None:
     reverse: dict[str, set[str]] = defaultdict(set)
-    for control_id, names in _mapping_file().items():
+    for control_id, names in _mapping_file(shared_data).items():
         for name in names:
             reverse[name].add(control_id)
     repo = PciAwsConfigMappingRepository(loaded)
@@ -120,10 +122,10 @@ def test_controls_for_rule_finds_every_entry_spelling(loaded: Session) -> None:
     assert [m.rule for m in repo.rules_for_control("90.4")] == ["other", "x"]
 
 
-def test_coverage_reports_gaps_in_both_directions(loaded: Session) -> None:
+def test_coverage_reports_gaps_in_both_directions(loaded: Session, shared_data: Path) -> None:
     repo = PciAwsConfigMappingRepository(loaded)
     before = repo.coverage()
-    mapped = _mapping_file()
+    mapped = _mapping_file(shared_data)
     assert before.controls_total == 268 and before.rules_total == 68
     assert before.controls_with_rules == len(mapped)
     assert len(before.controls_without_rules) == 268 - len(mapped)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = REPO_ROOT / "bench" / "search_questions.json"
@@ -42,15 +39,6 @@ def _unknown_answers(questions: list[dict[str, Any]], known: dict[str, set[str]]
         for answer in item["answers"]
         if answer not in known[item["table"]]
     ]
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The PCI DSS 3.2.1 folder named by ``SENTINEL_TEST_SHARED_DATA``."""
-    value = os.environ.get("SENTINEL_TEST_SHARED_DATA")
-    if not value:
-        pytest.skip("SENTINEL_TEST_SHARED_DATA is not set")
-    return Path(value)
 
 
 def test_every_question_is_well_formed_and_the_set_has_the_promised_size() -> None:

@@ -1,31 +1,37 @@
-"""Engines, sessions and the unit of work. Nothing else in sentinel-db creates an engine."""
+"""The database: engines for reads and writes, sessions, and the unit of work.
+
+Engines come from :mod:`sentinel_db.engine`; with no URL configured, :meth:`Database.from_settings`
+starts the embedded server and migrates it on first use.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
-import psycopg
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sentinel_db.cache import RepositoryCache
 from sentinel_db.cache import attach as attach_cache
-from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url, mask_url
+from sentinel_db.config import Settings, get_settings, mask_url
+from sentinel_db.engine import (  # re-exported: callers know them from here
+    ConnectionPlan,
+    create_db_engine,
+    dispose_engines,
+    get_engine,
+    plan_connection,
+)
 from sentinel_db.errors import (
     ConnectionFailedError,
     DatabaseTimeoutError,
     SentinelDBError,
     describe_connect_error,
-    is_permanent_connect_error,
     missing_at_connect,
     translate,
 )
@@ -33,128 +39,15 @@ from sentinel_db.metrics import MetricsSnapshot, metrics_of, note_failure, snaps
 
 log = logging.getLogger("sentinel_db.db")
 
-APPLICATION_NAME = "sentinel-db"
-_BACKOFF_BASE = 0.25
-_BACKOFF_CAP = 8.0
-
-
-@dataclass(frozen=True)
-class ConnectionPlan:
-    """What the engine will do with a URL: the cleaned URL and the driver arguments."""
-
-    url: URL
-    pooler: bool
-    connect_args: dict[str, Any]
-
-
-def plan_connection(url: URL, settings: Settings) -> ConnectionPlan:
-    """Work out driver arguments for ``url``: pooler mode, SSL default, timeouts."""
-    pooler = is_pooler_url(url)
-    query = {k: v for k, v in url.query.items() if k != "pgbouncer"}  # libpq rejects it
-    connect_args: dict[str, Any] = {
-        "connect_timeout": max(1, int(settings.db_timeout)),
-        "application_name": APPLICATION_NAME,
-    }
-    if pooler:
-        # A transaction pooler hands each transaction to any server connection; prepared
-        # statements made on one are missing on the next, so psycopg must not prepare.
-        connect_args["prepare_threshold"] = None
-    if "sslmode" not in query and not is_local_url(url):
-        connect_args["sslmode"] = "require"
-    return ConnectionPlan(url=url.set(query=query), pooler=pooler, connect_args=connect_args)
-
-
-def _install_retry(engine: Engine, retries: int) -> None:
-    """Retry transient connect failures with exponential backoff and jitter."""
-    metrics = metrics_of(engine)
-
-    @event.listens_for(engine, "do_connect")
-    def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return dialect.loaded_dbapi.connect(*cargs, **cparams)
-            except psycopg.OperationalError as exc:
-                if is_permanent_connect_error(exc):
-                    metrics.count("connect_failures")
-                    raise
-                if attempt >= retries:
-                    metrics.count("connect_failures")
-                    # Log the last try too, so the log accounts for every attempt made.
-                    log.warning(
-                        "connection attempt %d of %d failed (%s); giving up",
-                        attempt + 1,
-                        retries + 1,
-                        describe_connect_error(exc),
-                    )
-                    raise
-                delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt) * (0.5 + random.random())
-                attempt += 1
-                metrics.count("connect_retries")
-                log.warning(
-                    "connection attempt %d failed (%s); retrying in %.2fs",
-                    attempt,
-                    describe_connect_error(exc),
-                    delay,
-                )
-                time.sleep(delay)
-
-
-def create_db_engine(url: URL, settings: Settings, *, pool: bool = True) -> Engine:
-    """A new pooled engine for ``url`` configured from ``settings``."""
-    plan = plan_connection(url, settings)
-    kwargs: dict[str, Any] = {
-        "connect_args": plan.connect_args,
-        "pool_pre_ping": True,
-        "echo": False,
-        "hide_parameters": True,
-    }
-    if pool:
-        kwargs.update(
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.db_timeout,
-        )
-    else:
-        from sqlalchemy.pool import NullPool
-
-        kwargs["poolclass"] = NullPool
-    engine = create_engine(plan.url, **kwargs)
-    engine.info_pooler = plan.pooler  # type: ignore[attr-defined]
-    _install_retry(engine, settings.db_retry_count)
-    if settings.enable_sql_logging:
-        # Statements only: hide_parameters keeps values (and anything secret in them) out.
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
-    return engine
-
-
-_engines: dict[tuple[str, int, int, float, int], Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def get_engine(url: URL, settings: Settings | None = None) -> Engine:
-    """The process-wide pooled engine for ``url`` (one per URL and pool settings)."""
-    settings = settings or get_settings()
-    key = (
-        url.render_as_string(hide_password=False),
-        settings.db_pool_size,
-        settings.db_max_overflow,
-        settings.db_timeout,
-        settings.db_retry_count,
-    )
-    with _engines_lock:
-        engine = _engines.get(key)
-        if engine is None:
-            engine = _engines[key] = create_db_engine(url, settings)
-        return engine
-
-
-def dispose_engines() -> None:
-    """Close every pooled connection (for tests and forked workers)."""
-    with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
+__all__ = [
+    "ConnectionPlan",
+    "Database",
+    "HealthReport",
+    "create_db_engine",
+    "dispose_engines",
+    "get_engine",
+    "plan_connection",
+]
 
 
 @dataclass(frozen=True)
@@ -199,9 +92,7 @@ class Database:
         settings = settings or get_settings()
         url = settings.url
         if url is None:
-            from sentinel_db.embedded import open_embedded_url
-
-            url = open_embedded_url(settings)
+            url = _open_embedded(settings)
         read_url = settings.read_url
         return cls(
             get_engine(url, settings),
@@ -308,6 +199,29 @@ def _cache_from(settings: Settings, wanted: bool | None) -> RepositoryCache | No
     return RepositoryCache(
         max_entries=settings.db_cache_max_entries, max_bytes=settings.db_cache_max_bytes
     )
+
+
+_migrated: set[str] = set()
+
+
+def _open_embedded(settings: Settings) -> URL:
+    """Start (or reuse) the embedded server and bring it to head on its first use here.
+
+    Only the embedded database is ever migrated implicitly; a configured one waits for
+    ``sentinel-db migrate``.
+    """
+    from sentinel_db import embedded, migrations
+
+    data_dir = settings.embedded_dir or embedded.default_data_dir()
+    url = embedded.open_url(data_dir)
+    if str(data_dir) not in _migrated:
+        log.warning(
+            "using the embedded PostgreSQL in %s (no DATABASE_URL set; set it to use Supabase)",
+            data_dir,
+        )
+        migrations.upgrade_if_behind(url, settings)
+        _migrated.add(str(data_dir))
+    return url
 
 
 def _connect_failure(exc: SQLAlchemyError, masked: str) -> SentinelDBError:

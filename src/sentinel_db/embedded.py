@@ -1,26 +1,32 @@
-"""The embedded PostgreSQL used when no DATABASE_URL is configured (the ``[embedded]`` extra)."""
+"""The embedded PostgreSQL used when no DATABASE_URL is configured (the ``[embedded]`` extra).
+
+The server is pgserver's PostgreSQL in a per-user data folder. It is started on first use and
+left running, so later commands connect at once; :func:`status` describes it without starting
+it, and :func:`stop` shuts it down. As root, pgserver runs PostgreSQL as a system user called
+``pgserver`` (PostgreSQL refuses to run as root), which it creates on first use.
+
+This module knows nothing of engines or migrations: :mod:`sentinel_db.db` migrates the server.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
+import subprocess
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sentinel_db.errors import ConfigError, ConnectionFailedError
+from sentinel_db.errors import ConfigError, ConnectionFailedError, SentinelDBError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
-
-    from sentinel_db.config import Settings
-
-log = logging.getLogger("sentinel_db")
 
 _INSTALL_HINT = (
     "set DATABASE_URL to your PostgreSQL/Supabase database, "
     "or install the embedded server: pip install 'sentinel-db[embedded]'"
 )
+SYSTEM_USER = "pgserver"
 
 
 def default_data_dir() -> Path:
@@ -35,6 +41,16 @@ def default_data_dir() -> Path:
     return Path(base) / "sentinel-db" / "embedded"
 
 
+def _pgserver() -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+    except ImportError as exc:
+        raise ConfigError("no DATABASE_URL is configured", hint=_INSTALL_HINT) from exc
+    return pgserver
+
+
 def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = None) -> Any:
     """Start (or reuse) the embedded server in ``data_dir`` and return the pgserver handle.
 
@@ -44,19 +60,14 @@ def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = N
         ConfigError: the ``[embedded]`` extra is not installed.
         ConnectionFailedError: the server could not be started.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import pgserver
-    except ImportError as exc:
-        raise ConfigError("no DATABASE_URL is configured", hint=_INSTALL_HINT) from exc
+    pgserver = _pgserver()
     path = data_dir or default_data_dir()
     path.mkdir(parents=True, exist_ok=True)
     try:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI, containers); harmless.
             warnings.simplefilter("ignore")
-            return pgserver.get_server(path, cleanup_mode=cleanup_mode)  # type: ignore[attr-defined]
+            return pgserver.get_server(path, cleanup_mode=cleanup_mode)
     except Exception as exc:
         raise ConnectionFailedError(
             f"could not start the embedded PostgreSQL in {path}", hint=_INSTALL_HINT
@@ -69,27 +80,102 @@ def embedded_url(data_dir: Path | None = None) -> str:
     return str(server.get_uri())
 
 
-_migrated: set[str] = set()
-
-
-def open_embedded_url(settings: Settings) -> URL:
-    """Start the embedded server, migrate it on first use, and return its URL.
-
-    Only the embedded database is ever migrated implicitly; a configured one waits for
-    ``sentinel-db migrate``.
-    """
+def open_url(data_dir: Path | None = None) -> URL:
+    """The embedded server's URL for SQLAlchemy (psycopg 3), starting the server if needed."""
     from sentinel_db.config import parse_database_url
 
-    data_dir = settings.embedded_dir or default_data_dir()
-    url = parse_database_url(embedded_url(data_dir))
-    key = str(data_dir)
-    if key not in _migrated:
-        log.warning(
-            "using the embedded PostgreSQL in %s (no DATABASE_URL set; set it to use Supabase)",
-            data_dir,
-        )
-        from sentinel_db.migrations import upgrade_if_behind
+    return parse_database_url(embedded_url(data_dir))
 
-        upgrade_if_behind(url, settings)
-        _migrated.add(key)
-    return url
+
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    """What :func:`status` found in a data folder."""
+
+    data_dir: str
+    initialised: bool
+    running: bool
+    version: str | None
+    pid: int | None
+    port: int | None
+    socket_dir: str | None
+    size_bytes: int
+    system_user: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the shape of `embedded status --format json`)."""
+        return asdict(self)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, and belongs to someone else
+        return True
+    return True
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(root) / name).lstat().st_size
+            except OSError:  # a file removed while we walk (WAL recycling)
+                continue
+    return total
+
+
+def status(data_dir: Path | None = None) -> EmbeddedStatus:
+    """Describe the embedded server in ``data_dir`` without starting it."""
+    path = data_dir or default_data_dir()
+    version_file = path / "PG_VERSION"
+    initialised = version_file.is_file()
+    pid = port = None
+    socket_dir = None
+    pidfile = path / "postmaster.pid"
+    if pidfile.is_file():
+        # postmaster.pid: pid, data dir, start time, port, socket dir, ... (PostgreSQL's layout)
+        lines = pidfile.read_text(encoding="utf-8", errors="replace").splitlines()
+        if len(lines) >= 5 and lines[0].strip().isdigit() and _alive(int(lines[0])):
+            pid = int(lines[0])
+            port = int(lines[3]) if lines[3].strip().isdigit() else None
+            socket_dir = lines[4].strip() or None
+    return EmbeddedStatus(
+        data_dir=str(path),
+        initialised=initialised,
+        running=pid is not None,
+        version=version_file.read_text(encoding="utf-8").strip() if initialised else None,
+        pid=pid,
+        port=port,
+        socket_dir=socket_dir,
+        size_bytes=_folder_size(path) if path.is_dir() else 0,
+        system_user=SYSTEM_USER if hasattr(os, "geteuid") and os.geteuid() == 0 else None,
+    )
+
+
+def stop(data_dir: Path | None = None, *, timeout: float = 60) -> bool:
+    """Stop the embedded server in ``data_dir`` (a fast shutdown); False if it was not running.
+
+    Raises:
+        SentinelDBError: the server did not stop within ``timeout`` seconds.
+    """
+    before = status(data_dir)
+    if not before.running:
+        return False
+    pgserver = _pgserver()
+    try:
+        pgserver.pg_ctl(
+            ["-w", "-m", "fast", "stop"],
+            pgdata=Path(before.data_dir),
+            user=before.system_user,
+            timeout=timeout,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        if status(data_dir).running:
+            raise SentinelDBError(
+                f"the embedded PostgreSQL in {before.data_dir} did not stop",
+                hint=f"stop it by hand: kill -INT {before.pid}",
+            ) from exc
+    return True

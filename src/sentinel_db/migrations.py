@@ -115,16 +115,14 @@ def make_config(
 
 def engine_for_alembic() -> Engine:
     """An unpooled engine from the settings, for `alembic` run from the command line."""
+    from sentinel_db import embedded
     from sentinel_db.config import get_settings
-    from sentinel_db.db import create_db_engine
+    from sentinel_db.engine import create_db_engine
 
     settings = get_settings()
     url = settings.url
     if url is None:
-        from sentinel_db.config import parse_database_url
-        from sentinel_db.embedded import default_data_dir, embedded_url
-
-        url = parse_database_url(embedded_url(settings.embedded_dir or default_data_dir()))
+        url = embedded.open_url(settings.embedded_dir or embedded.default_data_dir())
     return create_db_engine(url, settings, pool=False)
 
 
@@ -361,7 +359,7 @@ def existing_tables(engine: Engine) -> dict[str, bool]:
 
 def upgrade_if_behind(url: URL, settings: Any) -> None:
     """Bring a database to head if it is behind (used only for the embedded server)."""
-    from sentinel_db.db import create_db_engine
+    from sentinel_db.engine import create_db_engine
 
     engine = create_db_engine(url, settings, pool=False)
     try:

@@ -6,11 +6,13 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from sentinel_db.config import Settings, default_env_file, load_settings
-from sentinel_db.db import Database
+if TYPE_CHECKING:
+    from sentinel_db.config import Settings
+    from sentinel_db.db import Database
 
 
 class _Scrubber(logging.Filter):
@@ -51,11 +53,15 @@ class CliState:
     @property
     def env_file(self) -> Path | None:
         """The ``.env`` file in use, if any."""
+        from sentinel_db.config import default_env_file
+
         return self.config or default_env_file()
 
     def settings(self) -> Settings:
         """Settings from the environment, ``--config`` and ``--database-url``."""
         if self._settings is None:
+            from sentinel_db.config import load_settings
+
             overrides: dict[str, object] = {}
             if self.database_url:
                 overrides["database_url"] = self.database_url
@@ -67,6 +73,8 @@ class CliState:
     def database(self) -> Database:
         """The database to work on (embedded when no URL is configured)."""
         if self._database is None:
+            from sentinel_db.db import Database
+
             self._database = Database.from_settings(self.settings())
         return self._database
 

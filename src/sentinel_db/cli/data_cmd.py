@@ -4,40 +4,26 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import (
+    FileFormat,
     OutputFormat,
     ReportFormat,
     info,
     out,
     print_json,
+    print_table,
     render,
+    to_json,
 )
-from sentinel_db.errors import UsageError
-from sentinel_db.export import ExportFormat, export_tables
-from sentinel_db.importers.history import reap_dead_runs
-from sentinel_db.repositories import (
-    HIGHLIGHT_START,
-    HIGHLIGHT_STOP,
-    AwsConfigRuleRepository,
-    PciAwsConfigMappingRepository,
-    PciControlRepository,
-)
-from sentinel_db.repositories.stats import DatabaseStats, LastImport, database_stats
-from sentinel_db.repositories.tables import (
-    clear_tables,
-    count_rows,
-    repository_for,
-    resolve_tables,
-)
-from sentinel_db.retrieval import search_tables
-from sentinel_db.seed import seed_sample_data
+
+if TYPE_CHECKING:
+    from sentinel_db.repositories.stats import DatabaseStats, LastImport
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
 
@@ -77,6 +63,9 @@ def list_rows(
     ),
 ) -> None:
     """Rows of a table in key order: a readable table, or whole records as JSON/CSV."""
+    from sentinel_db.errors import UsageError
+    from sentinel_db.repositories.tables import repository_for, resolve_tables
+
     tables = resolve_tables(table)
     if fmt is OutputFormat.csv and len(tables) > 1:
         raise UsageError("CSV output needs one table; name it instead of 'all'")
@@ -105,6 +94,12 @@ def show(
     ),
 ) -> None:
     """A control with its mapped rules and their guidance, or a rule with the controls it maps to."""
+    from sentinel_db.repositories import (
+        AwsConfigRuleRepository,
+        PciAwsConfigMappingRepository,
+        PciControlRepository,
+    )
+
     db = get_state(ctx).database()
     with db.unit_of_work(read_only=True) as session:
         detail: dict[str, Any]
@@ -127,9 +122,16 @@ def show(
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
+    from rich.table import Table
+
     record = detail.get("control") or detail["rule"]
     for name, value in record.items():
-        out.print(f"[bold]{name}[/bold]: {escape(str(value))}")
+        if isinstance(value, dict | list):
+            # Structured values as indented JSON, so they read (and copy) as JSON.
+            text = to_json(value, indent=2)
+        else:
+            text = "" if value is None else str(value)
+        out.print(f"[bold]{name}[/bold]: {escape(text)}", highlight=False)
     if "rules" in detail:
         table = Table(title=f"{len(detail['rules'])} mapped rule(s)")
         table.add_column("rule")
@@ -156,6 +158,8 @@ def search(
     ),
 ) -> None:
     """Rank controls and rules by relevance to a question; controls come with their rules."""
+    from sentinel_db.retrieval import search_tables
+
     db = get_state(ctx).database()
     with db.unit_of_work(read_only=True) as session:
         sections = search_tables(
@@ -175,8 +179,11 @@ def search(
         _print_section(section)
 
 
+_CONTROLS_TABLE = "pci_dss_controls"
+
+
 def _flat_hits(section: dict[str, Any]) -> list[dict[str, Any]]:
-    kind = "control" if section["table"] == PciControlRepository.model.__tablename__ else "rule"
+    kind = "control" if section["table"] == _CONTROLS_TABLE else "rule"
     return [
         {"kind": kind, "key": hit["key"], "score": hit["score"], "snippet": hit["snippet"]}
         for hit in section["hits"]
@@ -184,7 +191,11 @@ def _flat_hits(section: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _print_section(section: dict[str, Any]) -> None:
-    noun = "control" if section["table"] == PciControlRepository.model.__tablename__ else "rule"
+    from rich.table import Table
+
+    from sentinel_db.repositories.search import HIGHLIGHT_START, HIGHLIGHT_STOP
+
+    noun = "control" if section["table"] == _CONTROLS_TABLE else "rule"
     if not section["hits"]:
         info(section["message"])
         return
@@ -218,6 +229,8 @@ def clear(
     ] = False,
 ) -> None:
     """Delete every row of a table (or all reference tables) in one transaction."""
+    from sentinel_db.repositories.tables import clear_tables, count_rows, resolve_tables
+
     tables = resolve_tables(table)
     state = get_state(ctx)
     db = state.database()
@@ -226,7 +239,7 @@ def clear(
     for name, rows in counts.items():
         info(f"{name}: {rows} row(s)")
     if not yes and not typer.confirm(f"Delete all rows of {', '.join(tables)}?", default=False):
-        info("nothing deleted")
+        info("declined: nothing changed")
         raise typer.Exit(1)
     with db.unit_of_work() as session:
         deleted = clear_tables(session, tables)
@@ -237,6 +250,8 @@ def clear(
 @app.command()
 def seed(ctx: typer.Context) -> None:
     """Load the small bundled sample dataset through the normal import path (idempotent)."""
+    from sentinel_db.seed import seed_sample_data
+
     state = get_state(ctx)
     report = seed_sample_data(state.database())
     for file in report.files:
@@ -248,13 +263,17 @@ def seed(ctx: typer.Context) -> None:
 
 
 def _stats_text(result: DatabaseStats) -> None:
-    table = Table(title="tables")
-    for name in ("table", "rows", "table size", "index size", "last import"):
-        table.add_column(name)
-    for t in result.tables:
-        last = _last_import_text(t.last_import)
-        table.add_row(t.table, str(t.rows), _size(t.table_bytes), _size(t.index_bytes), last)
-    out.print(table)
+    rows = [
+        {
+            "table": t.table,
+            "rows": t.rows,
+            "table size": _size(t.table_bytes),
+            "index size": _size(t.index_bytes),
+            "last import": _last_import_text(t.last_import),
+        }
+        for t in result.tables
+    ]
+    print_table(rows, list(rows[0]), title="tables", width=None)
     c = result.coverage
     out.print(
         f"controls with at least one rule: {c.controls_with_rules}/{c.controls_total}"
@@ -294,6 +313,9 @@ def stats(
     ),
 ) -> None:
     """Row counts, table and index sizes, last import, and mapping coverage."""
+    from sentinel_db.importers.history import reap_dead_runs
+    from sentinel_db.repositories.stats import database_stats
+
     db = get_state(ctx).database()
     reap_dead_runs(db)  # an import whose process died must not show as still running
     with db.unit_of_work(read_only=True) as session:
@@ -314,15 +336,20 @@ def export(
     out_dir: Annotated[
         Path, typer.Option("--out", file_okay=False, help="Folder to write the files to.")
     ],
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
-        ExportFormat.csv
-    ),
+    fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.csv,
 ) -> None:
     """Write tables as files in the import format (export then import reproduces the rows)."""
+    from sentinel_db.export import ExportFormat, export_tables
+    from sentinel_db.repositories.tables import resolve_tables
+
     state = get_state(ctx)
     tables = resolve_tables(table)
     results = export_tables(
-        state.database(), tables, out_dir, fmt=fmt, batch_size=state.settings().db_batch_size
+        state.database(),
+        tables,
+        out_dir,
+        fmt=ExportFormat(fmt.value),
+        batch_size=state.settings().db_batch_size,
     )
     for result in results:
         info(f"{result.table}: {result.rows} row(s) -> {result.path}", quiet=state.quiet)

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from sentinel_db import connection, migrations
-from sentinel_db import rollback as rollback_plan
 from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
-from sentinel_db.errors import ExitCode, SchemaDriftError
+
+# The library is imported inside each command (see cli/__init__.py): `--help` stays quick.
+_FAILED = 1  # ExitCode.FAILED, without importing sentinel_db.errors up front
 
 auth_app = typer.Typer(
     help="Connection set-up: write a .env template, check the connection, apply RLS policies.",
@@ -33,6 +33,8 @@ def auth_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented .env template (mode 0600) with every setting."""
+    from sentinel_db import connection
+
     written = connection.write_env_template(path, force=force)
     info(f"wrote {written} (mode 600); fill in DATABASE_URL", quiet=get_state(ctx).quiet)
 
@@ -40,6 +42,8 @@ def auth_init(
 @auth_app.command("check")
 def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None:
     """Connect and report: server, user, SSL, pooler mode, schema revision, tables."""
+    from sentinel_db import connection
+
     state = get_state(ctx)
     db = state.database()
     report = connection.check_connection(db)
@@ -92,7 +96,7 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
         for message in warnings:
             warn(message)
     if not report.healthy or warnings:
-        raise typer.Exit(int(ExitCode.FAILED))
+        raise typer.Exit(_FAILED)
 
 
 @auth_app.command("policies")
@@ -144,6 +148,8 @@ def migrate(
     ] = False,
 ) -> None:
     """Upgrade the schema to head (or --to REV)."""
+    from sentinel_db import migrations
+
     state = get_state(ctx)
     db = state.database()
     if db.is_pooler:
@@ -168,7 +174,9 @@ def migrate(
 
 
 def _validate(db: object, quiet: bool) -> None:
+    from sentinel_db import migrations
     from sentinel_db.db import Database
+    from sentinel_db.errors import SchemaDriftError
 
     assert isinstance(db, Database)
     diffs = migrations.drift(db.engine)
@@ -201,6 +209,8 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove one table (its branch only, others untouched), or downgrade everything to --to REV."""
+    from sentinel_db import rollback as rollback_plan
+
     state = get_state(ctx)
     db = state.database()
     plan = rollback_plan.plan_rollback(db.engine, tables=tables or (), to=to)
@@ -212,7 +222,8 @@ def rollback(
         lost = ", ".join(f"{t}: {plan.rows_lost.get(t, 0)} rows lost" for t in rev.creates_tables)
         info(f"  {rev.revision}  {rev.message}" + (f"  ({lost})" if lost else ""), quiet=False)
     if not yes and not typer.confirm("Proceed?", default=False, err=True):
-        raise typer.Exit(int(ExitCode.FAILED))
+        info("declined: nothing changed")
+        raise typer.Exit(_FAILED)
     after = rollback_plan.run_rollback(db.engine, plan)
     info(f"now at {after.current or 'base'}", quiet=state.quiet)
     if plan.by_table:
@@ -225,6 +236,8 @@ def rollback(
 @db_app.command("status")
 def db_status(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None:
     """Current revision, head, and pending revisions."""
+    from sentinel_db import migrations
+
     state = migrations.status(get_state(ctx).database().engine)
     if fmt is ReportFormat.json:
         print_json(
@@ -259,6 +272,8 @@ def db_sql(
     ] = None,
 ) -> None:
     """The whole schema as SQL, for pasting into the Supabase SQL editor."""
+    from sentinel_db import migrations
+
     sql = migrations.upgrade_sql("head")
     if output is None:
         typer.echo(sql, nl=False)

@@ -6,24 +6,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sentinel_db.cli.context import CliState, get_state
 from sentinel_db.cli.render import OutputFormat, ReportFormat, err, info, print_json, render, warn
-from sentinel_db.importers import (
-    FileReport,
-    ImportOptions,
-    ImportReport,
-    ProgressCallback,
-    ProgressEvent,
-    describe_source,
-    import_directory,
-    import_file,
-    list_runs,
-    table_spec,
-)
+
+if TYPE_CHECKING:
+    from sentinel_db.importers import (
+        FileReport,
+        ImportOptions,
+        ImportReport,
+        ProgressCallback,
+    )
 
 app = typer.Typer(help="Validate and bulk-import CSV files.", no_args_is_help=True)
 
@@ -61,53 +57,13 @@ Format = Annotated[ReportFormat, typer.Option("--format", help="text or json.")]
 @contextmanager
 def _progress(state: CliState, enabled: bool, fmt: ReportFormat) -> Iterator[ProgressCallback]:
     """A callback drawing a bar per file on a terminal, or plain lines otherwise."""
+    from sentinel_db.cli.progress import import_progress
+
     if state.quiet or fmt is ReportFormat.json:
         yield lambda event: None
         return
-    if not (enabled and err.is_terminal):
-
-        def plain(event: ProgressEvent) -> None:
-            if event.stage == "start":
-                info(f"importing {event.path} -> {event.table}")
-
-        yield plain
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[rows]} rows"),
-        TextColumn("{task.fields[rate]} rows/s"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def draw(event: ProgressEvent) -> None:
-        if event.stage == "start":
-            tasks[event.path] = bar.add_task(
-                Path(event.path).name, total=event.total_bytes or 1, rows=0, rate=0
-            )
-            return
-        task = tasks.get(event.path)
-        if task is None:
-            return
-        elapsed = bar.tasks[task].elapsed or 0.0
-        rate = int(event.rows_read / elapsed) if elapsed > 0 else 0
-        bar.update(task, completed=event.bytes_read, rows=event.rows_read, rate=rate)
-
-    with bar:
-        yield draw
+    with import_progress(err, bar=enabled) as callback:
+        yield callback
 
 
 def _file_line(report: FileReport) -> str:
@@ -160,6 +116,8 @@ def _print_report(report: ImportReport, state: CliState, fmt: ReportFormat) -> N
 def _bulk(
     ctx: typer.Context, source: Path, options: ImportOptions, progress: bool, fmt: ReportFormat
 ) -> None:
+    from sentinel_db.importers import import_directory
+
     state = get_state(ctx)
     db = state.database()
     with _progress(state, progress, fmt) as callback:
@@ -184,6 +142,8 @@ def import_everyday(
     fmt: Format = ReportFormat.text,
 ) -> None:
     """Import every recognised CSV under SOURCE (default shared_data/outputs)."""
+    from sentinel_db.importers import ImportOptions
+
     options = ImportOptions(
         batch_size=batch_size,
         validate=validate,
@@ -248,6 +208,8 @@ def csv_file(
     fmt: Format = ReportFormat.text,
 ) -> None:
     """Import one CSV FILE into TABLE."""
+    from sentinel_db.importers import ImportOptions, ImportReport, import_file, table_spec
+
     table_spec(table)
     state = get_state(ctx)
     options = ImportOptions(
@@ -281,6 +243,8 @@ def info_cmd(
     fmt: Format = ReportFormat.text,
 ) -> None:
     """Recognised file names, their columns and checks, and what SOURCE holds."""
+    from sentinel_db.importers import describe_source
+
     description = describe_source(source)
     if fmt is ReportFormat.json:
         print_json(description.to_dict())
@@ -317,6 +281,8 @@ def history_cmd(
     ] = OutputFormat.table,
 ) -> None:
     """Past import runs, newest first."""
+    from sentinel_db.importers import list_runs, table_spec
+
     if table is not None:
         table_spec(table)
     runs = list_runs(get_state(ctx).database(), table=table, limit=limit)

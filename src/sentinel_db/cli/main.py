@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sentinel_db import __version__
-from sentinel_db.cli import data_cmd, db_cmd, import_cmd
+from sentinel_db.cli import data_cmd, db_cmd, embedded_cmd, import_cmd
 from sentinel_db.cli.context import CliState, current_state, get_state, scrub
 from sentinel_db.cli.render import err
-from sentinel_db.errors import SentinelDBError
+
+if TYPE_CHECKING:
+    from sentinel_db.errors import SentinelDBError
 
 app = typer.Typer(
     name="sentinel-db",
@@ -26,6 +27,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from sentinel_db import __version__
+
         typer.echo(f"sentinel-db {__version__}")
         raise typer.Exit()
 
@@ -74,6 +77,7 @@ app.add_typer(db_cmd.auth_app, name="auth")
 app.add_typer(db_cmd.db_app, name="db")
 app.add_typer(import_cmd.app, name="import-data")
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(embedded_cmd.app, name="embedded")
 app.command("migrate", help="Upgrade the schema (same as `db migrate`).")(db_cmd.migrate)
 app.command(
     "import", help="Import every recognised CSV under SOURCE (same as `import-data bulk`)."
@@ -97,8 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; library errors become one message and their exit code, never a traceback."""
     try:
         app(args=argv, prog_name="sentinel-db")
-    except SentinelDBError as exc:
-        sys.exit(_report(exc, current_state()))
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)
+    except Exception as exc:
+        # Imported here, not at the top: the library is loaded only by commands that use it.
+        from sentinel_db.errors import SentinelDBError
+
+        if not isinstance(exc, SentinelDBError):
+            raise  # a bug: the traceback is the right output
+        sys.exit(_report(exc, current_state()))

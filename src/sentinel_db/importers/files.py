@@ -16,6 +16,7 @@ FILE_NAMES: dict[str, str] = {
     "pci_aws_config_rule_mappings.csv": "pci_aws_config_rule_mappings",
 }
 REJECT_SUFFIX = ".rejects.csv"
+REJECT_ERRORS_SUFFIX = ".rejects.errors.csv"
 
 
 @dataclass
@@ -33,9 +34,17 @@ def table_for(path: Path) -> str | None:
     return FILE_NAMES.get(path.name.lower())
 
 
+def _reject_file_table(path: Path) -> str | None:
+    """The table of a reject file (``pci_dss_controls.csv.rejects.csv``), or None."""
+    name = path.name.lower()
+    return (
+        FILE_NAMES.get(name.removesuffix(REJECT_SUFFIX)) if name.endswith(REJECT_SUFFIX) else None
+    )
+
+
 def _near_miss(path: Path) -> str | None:
     name = path.name.lower()
-    if name.endswith(REJECT_SUFFIX):
+    if name.endswith((REJECT_SUFFIX, REJECT_ERRORS_SUFFIX)):
         return None
     stem = path.stem.lower()
     for known in FILE_NAMES:
@@ -61,8 +70,15 @@ def discover(source: Path) -> Discovery:
         if any(part.startswith(".") for part in path.relative_to(source).parts):
             continue
         table = table_for(path)
+        if table is None and path == source:
+            # A reject file named on its own is imported again once fixed; found in a folder,
+            # it is left alone so that a rerun does not pick up rows that are still broken.
+            table = _reject_file_table(path)
         if table is not None:
             found.files.append((path, table))
+            continue
+        if path.name.lower().endswith((REJECT_SUFFIX, REJECT_ERRORS_SUFFIX)):
+            found.skipped.append((path, "a reject file (import it by name once fixed)"))
             continue
         close = _near_miss(path)
         if close is not None:

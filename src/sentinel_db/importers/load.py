@@ -6,14 +6,14 @@ and the advisory lock is transaction-scoped, so this also works through a transa
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from sentinel_db.importers.report import PHASE_INSERT, PHASE_UPDATE
 from sentinel_db.importers.tables import TableSpec
 
 _LOCK_PREFIX = "sentinel_db.import:"
@@ -172,8 +172,12 @@ class Stage:
             for line, column, reason, severity, row in cur:
                 yield Issue(int(line), str(column), str(reason), str(severity), dict(row or {}))
 
-    def upsert(self) -> Counts:
-        """Insert new keys, update rows whose content changed, leave the rest untouched."""
+    def upsert(self, *, on_phase: Callable[[str], None] | None = None) -> Counts:
+        """Insert new keys, update rows whose content changed, leave the rest untouched.
+
+        ``on_phase`` hears when the update and the insert begin (for progress displays).
+        """
+        tell = on_phase or (lambda name: None)
         staged = self._scalar(sql.SQL("SELECT count(*) FROM {}").format(self.table))
         names = self.spec.columns
         insert_names = sql.SQL(", ").join(sql.Identifier(n) for n in names)
@@ -192,6 +196,7 @@ class Stage:
             assignments = sql.SQL(", ").join(
                 sql.SQL("{} = s.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in content
             )
+            tell(PHASE_UPDATE)
             cur = self.conn.execute(
                 sql.SQL(
                     "UPDATE {target} t SET {assign} FROM {s} s WHERE t.{k} = s.{k}"
@@ -209,6 +214,7 @@ class Stage:
             where = sql.SQL(
                 " WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t.{k} = s.{k})"
             ).format(target=self.target, k=self.key)
+        tell(PHASE_INSERT)
         cur = self.conn.execute(
             sql.SQL("INSERT INTO {target} ({names}) SELECT {select} FROM {s} s{where}").format(
                 target=self.target, names=insert_names, select=select, s=self.table, where=where
@@ -220,17 +226,3 @@ class Stage:
     def _scalar(self, query: sql.Composed) -> int:
         row = self.conn.execute(query).fetchone()
         return int(row[0]) if row else 0
-
-
-def row_text(row: dict[str, Any], columns: tuple[str, ...]) -> list[str]:
-    """A staged row as CSV fields again (JSON columns as compact JSON)."""
-    values: list[str] = []
-    for name in columns:
-        value = row.get(name)
-        if value is None:
-            values.append("")
-        elif isinstance(value, str):
-            values.append(value)
-        else:
-            values.append(json.dumps(value, ensure_ascii=False))
-    return values

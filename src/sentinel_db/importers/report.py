@@ -126,16 +126,32 @@ class ImportReport:
         }
 
 
+# Phases of one file, in order: the first is client-side (progress by bytes), the others run
+# on the server while the client waits; a dry run ends by rolling back instead of committing.
+PHASE_READING = "reading and validating"
+PHASE_LOCK = "waiting for the table lock"
+PHASE_CHECKS = "checking duplicates and references"
+PHASE_UPDATE = "updating changed rows"
+PHASE_INSERT = "inserting new rows and updating indexes"
+PHASE_COMMIT = "committing"
+PHASE_ROLLBACK = "rolling back (dry run)"
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
-    """Where an import is: ``stage`` is start, rows or done."""
+    """Where an import is.
+
+    ``stage`` is ``start``, ``rows`` (while reading), ``phase`` (a new phase began: ``phase``
+    names it) or ``done``.
+    """
 
     path: str
     table: str
-    stage: Literal["start", "rows", "done"]
+    stage: Literal["start", "rows", "phase", "done"]
     bytes_read: int
     total_bytes: int
     rows_read: int
+    phase: str = PHASE_READING
 
 
 ProgressCallback = Callable[[ProgressEvent], None]

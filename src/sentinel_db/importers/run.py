@@ -19,11 +19,15 @@ from sentinel_db.db import Database
 from sentinel_db.errors import ExitCode, MigrationError, SentinelDBError, translate
 from sentinel_db.importers import history as history
 from sentinel_db.importers.copy_failure import locate_refused_row
-from sentinel_db.importers.files import discover, require_files
-from sentinel_db.importers.load import Stage, row_text
+from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
+from sentinel_db.importers.load import Stage
 from sentinel_db.importers.reader import CsvStream, FileProblem, sha256_of
-from sentinel_db.importers.rejects import RejectFile, default_reject_path
+from sentinel_db.importers.rejects import RejectSink
 from sentinel_db.importers.report import (
+    PHASE_CHECKS,
+    PHASE_COMMIT,
+    PHASE_LOCK,
+    PHASE_ROLLBACK,
     FileReport,
     ImportReport,
     Problem,
@@ -85,7 +89,7 @@ class _FileJob:
         spec: TableSpec,
         *,
         options: ImportOptions,
-        rejects: RejectFile,
+        rejects: RejectSink,
         report: FileReport,
         progress: ProgressCallback | None,
         number: int,
@@ -94,9 +98,20 @@ class _FileJob:
         self.options, self.rejects, self.report, self.progress = options, rejects, report, progress
         self.stage = Stage(conn, spec, number)
         self.settings = get_settings()
+        self.total_bytes = 0
 
     def _problem(self, line: int | None, column: str, reason: str) -> Problem:
         return Problem(str(self.path), line, column, reason)
+
+    def _phase(self, name: str) -> None:
+        """Tell the caller a server-side phase began (the client only waits from here on)."""
+        total = self.total_bytes
+        _emit(
+            self.progress,
+            ProgressEvent(
+                str(self.path), self.spec.name, "phase", total, total, self.report.rows_read, name
+            ),
+        )
 
     def run(self) -> None:
         options, report = self.options, self.report
@@ -108,7 +123,9 @@ class _FileJob:
             max_field_size=max_field,
             hash_bytes=report.sha256 is None,
         ) as stream:
+            self.total_bytes = stream.total_bytes
             header = stream.read_header(self.spec.required, self.spec.columns)
+            self.rejects.begin_file(header.names)
             for name in header.extra:
                 report.warn(self._problem(stream.line, name, "unknown column ignored"))
             checker = RowChecker(self.spec, header, validate=options.validate)
@@ -127,24 +144,27 @@ class _FileJob:
                     raise
                 problem = refused.problem
                 self.rejects.write(
-                    str(self.path), problem.line, problem.column, problem.reason, refused.fields
+                    str(self.path), problem.line, [(problem.column, problem.reason)], refused.fields
                 )
                 raise problem from exc
             if report.sha256 is None:
                 report.sha256 = stream.sha256
+        self._phase(PHASE_LOCK)
         self.stage.lock()
+        self._phase(PHASE_CHECKS)
         self.stage.check_duplicates(has_ids=has_ids)
         if self.spec.name == "pci_aws_config_rule_mappings":
             self.stage.check_references(strict=options.strict)
         self._collect_issues()
         if options.all_or_nothing and report.rejected:
             raise _Aborted
-        counts = self.stage.upsert()
+        counts = self.stage.upsert(on_phase=self._phase)
         report.inserted, report.updated, report.unchanged = (
             counts.inserted,
             counts.updated,
             counts.unchanged,
         )
+        self._phase(PHASE_ROLLBACK if options.dry_run else PHASE_COMMIT)
 
     def _copy(
         self, stream: CsvStream, checker: RowChecker, batch_size: int, event: ProgressEvent
@@ -184,10 +204,11 @@ class _FileJob:
         if len(reasons) > 1:
             reason += f" (and {len(reasons) - 1} more)"
         self.report.reject(self._problem(line, column, reason))
-        self.rejects.write(str(self.path), line, column, reason, fields)
+        self.rejects.write(str(self.path), line, reasons, fields)
 
     def _collect_issues(self) -> None:
         last_rejected: int | None = None
+        reasons: dict[int, list[tuple[str, str]]] = {}
         for issue in self.stage.issues_found():
             problem = self._problem(issue.line, issue.column, issue.reason)
             if issue.severity != "error":
@@ -198,13 +219,30 @@ class _FileJob:
                 last_rejected = issue.line
             elif len(self.report.errors) < 100:
                 self.report.errors.append(problem)
-            self.rejects.write(
-                str(self.path),
-                issue.line,
-                issue.column,
-                issue.reason,
-                row_text(issue.row, self.spec.columns),
-            )
+            reasons.setdefault(issue.line, []).append((issue.column, issue.reason))
+        if reasons:
+            self._write_original_rows(reasons)
+
+    def _write_original_rows(self, reasons: dict[int, list[tuple[str, str]]]) -> None:
+        """Rows rejected by the checks in SQL, copied from the source file as they were."""
+        with CsvStream(
+            self.path,
+            encoding=self.options.encoding,
+            max_field_size=self.options.max_field_size or self.settings.db_max_field_size,
+            hash_bytes=False,
+        ) as stream:
+            stream.read_header(self.spec.required, self.spec.columns)
+            for line, fields in stream.records():
+                if line in reasons:
+                    self.rejects.write(str(self.path), line, reasons[line], fields)
+
+
+def _default_reject_path(path: Path) -> Path:
+    return (
+        path.with_name(path.name + REJECT_SUFFIX)
+        if path.suffix
+        else path.with_suffix(REJECT_SUFFIX)
+    )
 
 
 def _import_one(
@@ -217,7 +255,7 @@ def _import_one(
     run_id: uuid.UUID,
     progress: ProgressCallback | None,
     number: int,
-    rejects: RejectFile | None,
+    rejects: RejectSink | None,
 ) -> FileReport:
     spec = table_spec(table)
     report = FileReport(path=str(path), table=spec.name, dry_run=options.dry_run)
@@ -241,7 +279,7 @@ def _import_one(
             _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, 0))
             return report
     own_rejects = rejects is None
-    sink = rejects or RejectFile(options.reject_file or default_reject_path(path))
+    sink = rejects or RejectSink(options.reject_file or _default_reject_path(path))
     run_row = None if options.dry_run else uuid.uuid4()
     recorded = finished = False
     try:
@@ -396,7 +434,7 @@ def import_directory(
     report.skipped = [(str(p), reason) for p, reason in found.skipped]
     run_id = uuid.UUID(report.run_id)
     started = time.perf_counter()
-    shared = RejectFile(options.reject_file) if options.reject_file else None
+    shared = RejectSink(options.reject_file) if options.reject_file else None
     try:
         if options.dry_run:
             # One transaction for the whole run, so mappings are checked against the controls and

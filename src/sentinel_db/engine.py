@@ -1,0 +1,147 @@
+"""Engines: one pooled engine per URL, configured from the settings (pooler mode, SSL, retries).
+
+Nothing else in sentinel-db creates an engine. This module knows nothing of the embedded server
+or of migrations, so every other module may use it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url
+from sentinel_db.errors import describe_connect_error, is_permanent_connect_error
+from sentinel_db.metrics import metrics_of
+
+log = logging.getLogger("sentinel_db.db")
+
+APPLICATION_NAME = "sentinel-db"
+_BACKOFF_BASE = 0.25
+_BACKOFF_CAP = 8.0
+
+
+@dataclass(frozen=True)
+class ConnectionPlan:
+    """What the engine will do with a URL: the cleaned URL and the driver arguments."""
+
+    url: URL
+    pooler: bool
+    connect_args: dict[str, Any]
+
+
+def plan_connection(url: URL, settings: Settings) -> ConnectionPlan:
+    """Work out driver arguments for ``url``: pooler mode, SSL default, timeouts."""
+    pooler = is_pooler_url(url)
+    query = {k: v for k, v in url.query.items() if k != "pgbouncer"}  # libpq rejects it
+    connect_args: dict[str, Any] = {
+        "connect_timeout": max(1, int(settings.db_timeout)),
+        "application_name": APPLICATION_NAME,
+    }
+    if pooler:
+        # A transaction pooler hands each transaction to any server connection; prepared
+        # statements made on one are missing on the next, so psycopg must not prepare.
+        connect_args["prepare_threshold"] = None
+    if "sslmode" not in query and not is_local_url(url):
+        connect_args["sslmode"] = "require"
+    return ConnectionPlan(url=url.set(query=query), pooler=pooler, connect_args=connect_args)
+
+
+def _install_retry(engine: Engine, retries: int) -> None:
+    """Retry transient connect failures with exponential backoff and jitter."""
+    metrics = metrics_of(engine)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return dialect.loaded_dbapi.connect(*cargs, **cparams)
+            except psycopg.OperationalError as exc:
+                if is_permanent_connect_error(exc):
+                    metrics.count("connect_failures")
+                    raise
+                if attempt >= retries:
+                    metrics.count("connect_failures")
+                    # Log the last try too, so the log accounts for every attempt made.
+                    log.warning(
+                        "connection attempt %d of %d failed (%s); giving up",
+                        attempt + 1,
+                        retries + 1,
+                        describe_connect_error(exc),
+                    )
+                    raise
+                delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt) * (0.5 + random.random())
+                attempt += 1
+                metrics.count("connect_retries")
+                log.warning(
+                    "connection attempt %d failed (%s); retrying in %.2fs",
+                    attempt,
+                    describe_connect_error(exc),
+                    delay,
+                )
+                time.sleep(delay)
+
+
+def create_db_engine(url: URL, settings: Settings, *, pool: bool = True) -> Engine:
+    """A new pooled engine for ``url`` configured from ``settings``."""
+    plan = plan_connection(url, settings)
+    kwargs: dict[str, Any] = {
+        "connect_args": plan.connect_args,
+        "pool_pre_ping": True,
+        "echo": False,
+        "hide_parameters": True,
+    }
+    if pool:
+        kwargs.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_timeout,
+        )
+    else:
+        from sqlalchemy.pool import NullPool
+
+        kwargs["poolclass"] = NullPool
+    engine = create_engine(plan.url, **kwargs)
+    engine.info_pooler = plan.pooler  # type: ignore[attr-defined]
+    _install_retry(engine, settings.db_retry_count)
+    if settings.enable_sql_logging:
+        # Statements only: hide_parameters keeps values (and anything secret in them) out.
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    return engine
+
+
+_engines: dict[tuple[str, int, int, float, int], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(url: URL, settings: Settings | None = None) -> Engine:
+    """The process-wide pooled engine for ``url`` (one per URL and pool settings)."""
+    settings = settings or get_settings()
+    key = (
+        url.render_as_string(hide_password=False),
+        settings.db_pool_size,
+        settings.db_max_overflow,
+        settings.db_timeout,
+        settings.db_retry_count,
+    )
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = create_db_engine(url, settings)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (for tests and forked workers)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

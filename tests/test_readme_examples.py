@@ -1,0 +1,148 @@
+"""Every Python and shell example in README.md runs as written, on either data set.
+
+Fenced blocks marked ``python``, ``bash``, ``sh`` or ``shell`` are found by themselves, so an
+example added later is tested too. Each runs in a fresh process against the test database (the
+URL in ``DATABASE_URL``), from an empty folder holding only ``examples/``, once with the bundled
+sample loaded and once with the PCI DSS 3.2.1 set. An example must leave the data exactly as it
+found it unless one of its comments says it writes (a ``#`` comment with the word "writes").
+A block preceded by the line ``<!-- not-run -->`` is not run; keep those rare (installing,
+running the test suite itself).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from sentinel_db.db import Database
+from sentinel_db.importers import import_directory
+from sentinel_db.models import ALL_TABLES
+from tests.conftest import EXAMPLES, REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+RUNNABLE = {"python": "python", "bash": "shell", "sh": "shell", "shell": "shell"}
+NOT_RUN = "<!-- not-run -->"
+WRITES = re.compile(r"#.*\bwrites\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One fenced code block of README.md."""
+
+    line: int
+    kind: str
+    code: str
+
+    @property
+    def writes(self) -> bool:
+        """True when a comment in the example says it writes."""
+        return bool(WRITES.search(self.code))
+
+
+def readme_examples(path: Path = README) -> list[Example]:
+    """The runnable fenced blocks of ``path``, in order."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found: list[Example] = []
+    i = 0
+    while i < len(lines):
+        opening = re.match(r"^```\s*([\w+-]*)", lines[i])
+        if opening is None:
+            i += 1
+            continue
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+        previous = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
+        kind = RUNNABLE.get(opening.group(1).lower())
+        if kind is not None and previous.strip() != NOT_RUN:
+            found.append(Example(line=i + 1, kind=kind, code="\n".join(lines[i + 1 : end])))
+        i = end + 1
+    return found
+
+
+EXAMPLES_IN_README = readme_examples()
+
+
+def _fingerprint(db: Database) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of every row, per table."""
+    with db.engine.connect() as conn:
+        return {
+            table: tuple(
+                conn.execute(
+                    text(f"SELECT count(*), coalesce(sum(hashtext(t::text)), 0) FROM {table} t")
+                ).one()
+            )
+            for table in ALL_TABLES
+        }
+
+
+def _run(example: Example, env: dict[str, str], folder: Path) -> subprocess.CompletedProcess[str]:
+    (folder / "examples").symlink_to(REPO_ROOT / "examples", target_is_directory=True)
+    env = dict(env)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    command = (
+        [sys.executable, "-c", example.code]
+        if example.kind == "python"
+        else ["bash", "-euo", "pipefail", "-c", example.code]
+    )
+    return subprocess.run(
+        command,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _check(example: Example, db: Database, env: dict[str, str], folder: Path) -> None:
+    before = _fingerprint(db)
+    result = _run(example, env, folder)
+    where = f"README.md:{example.line}"
+    assert result.returncode == 0, f"{where} failed:\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, f"{where}:\n{result.stderr}"
+    if not example.writes:
+        assert _fingerprint(db) == before, f"{where} wrote to the database without saying so"
+
+
+def test_readme_has_runnable_examples_of_both_kinds() -> None:
+    assert {e.kind for e in EXAMPLES_IN_README} == {"python", "shell"}
+    assert any(e.writes for e in EXAMPLES_IN_README)
+
+
+def test_examples_marked_not_run_are_left_out(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```bash\necho a\n```\n\n<!-- not-run -->\n```bash\necho b\n```\n```\nplain\n```\n"
+    )
+    assert [e.code for e in readme_examples(page)] == ["echo a"]
+
+
+_IDS = [f"line{e.line}-{e.kind}" for e in EXAMPLES_IN_README]
+
+
+@pytest.mark.parametrize("example", EXAMPLES_IN_README, ids=_IDS)
+def test_readme_example_runs_on_the_bundled_sample(
+    example: Example, clean_db: Database, cli_env: dict[str, Any], tmp_path: Path
+) -> None:
+    assert import_directory(clean_db, EXAMPLES).exit_code == 0
+    _check(example, clean_db, cli_env, tmp_path)
+
+
+@pytest.mark.parametrize("example", EXAMPLES_IN_README, ids=_IDS)
+def test_readme_example_runs_on_the_3_2_1_set(
+    example: Example,
+    clean_db: Database,
+    cli_env: dict[str, Any],
+    tmp_path: Path,
+    shared_data: Path,
+) -> None:
+    assert import_directory(clean_db, shared_data).exit_code == 0
+    _check(example, clean_db, cli_env, tmp_path)
