@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from sentinel_db.db import Database
 from sentinel_db.importers import import_directory
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.models import ALL_TABLES, sql_name
 from tests.conftest import EXAMPLES, REPO_ROOT
 
 README = REPO_ROOT / "README.md"
@@ -75,7 +75,9 @@ def _fingerprint(db: Database) -> dict[str, tuple[int, int]]:
         return {
             table: tuple(
                 conn.execute(
-                    text(f"SELECT count(*), coalesce(sum(hashtext(t::text)), 0) FROM {table} t")
+                    text(
+                        f"SELECT count(*), coalesce(sum(hashtext(t::text)), 0) FROM {sql_name(table)} t"
+                    )
                 ).one()
             )
             for table in ALL_TABLES

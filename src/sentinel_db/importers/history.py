@@ -148,7 +148,7 @@ def _finished(report: FileReport) -> dict[str, Any]:
 
 
 _FINISH_IN_TRANSACTION = (
-    f"UPDATE {sql_name('import_runs')} SET status = %(status)s, finished_at = now(),"
+    f"UPDATE {sql_name('import_runs')} SET status = %(status)s, finished_at = clock_timestamp(),"
     " rows_read = %(rows_read)s, inserted = %(inserted)s, updated = %(updated)s,"
     " unchanged = %(unchanged)s, rejected = %(rejected)s, warnings = %(warnings)s,"
     " error = %(error)s, file_sha256 = %(file_sha256)s,"
