@@ -282,3 +282,29 @@ def test_concurrent_writers_of_shared_words_neither_wait_nor_skew_the_statistics
     with clean_db.unit_of_work() as session:
         kept, totals = _recount(session, "pci_dss_controls")
     assert kept["firewal"] == 2 and totals[0] == 2
+
+
+def test_a_database_at_0007_with_rows_upgrades_in_place_to_ranked_search(
+    fresh_database: Any,
+) -> None:
+    from sentinel_db import migrations
+    from sentinel_db.config import load_settings
+    from sentinel_db.db import Database
+
+    db = Database.from_url(fresh_database, load_settings(None))
+    migrations.upgrade(db.engine, "0007")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO pci_dss_controls (control_id, requirement, chunk, metadata) VALUES"
+                " ('8.2.3', 'Identify users', 'Passwords/passphrases must be strong.', '{}')"
+            )
+        )
+    migrations.upgrade(db.engine)
+    with db.unit_of_work(read_only=True) as session:
+        assert _ids(session, "passphrase") == ["8.2.3"]
+        kept, totals = _recount(session, "pci_dss_controls")
+    assert kept["passphras"] == 1 and totals[0] == 1
+    migrations.downgrade(db.engine, "0007")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pci_dss_controls")).scalar_one() == 1
