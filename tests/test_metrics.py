@@ -92,11 +92,19 @@ def test_a_statement_timeout_is_counted_as_a_timeout_not_an_error(fresh: Databas
 
 
 def _through_proxy(url: URL, port: int) -> URL:
-    return url.set(host="127.0.0.1", port=port, query={**url.query, "sslmode": "disable"})
+    query = {k: v for k, v in url.query.items() if k != "host"}  # the socket is the proxy's
+    return url.set(host="127.0.0.1", port=port, query={**query, "sslmode": "disable"})
+
+
+def _server_address(url: URL) -> tuple[str, int]:
+    """Where the test server listens: a Unix-socket folder (embedded server) or a TCP host."""
+    socket_dir = url.query.get("host")
+    host = socket_dir if isinstance(socket_dir, str) else (url.host or "127.0.0.1")
+    return host, url.port or 5432
 
 
 def test_a_retried_connect_is_counted_exactly(clean_db: Database, app_url: URL) -> None:
-    host, port = app_url.host or "127.0.0.1", app_url.port or 5432
+    host, port = _server_address(app_url)
     with dropping_proxy(host, port, drop=2) as proxy_port:
         db = _fresh(_through_proxy(app_url, proxy_port), db_retry_count=3)
         try:
@@ -108,7 +116,7 @@ def test_a_retried_connect_is_counted_exactly(clean_db: Database, app_url: URL) 
 
 
 def test_a_connect_given_up_is_counted_as_one_failure(clean_db: Database, app_url: URL) -> None:
-    host, port = app_url.host or "127.0.0.1", app_url.port or 5432
+    host, port = _server_address(app_url)
     with dropping_proxy(host, port, drop=10) as proxy_port:
         db = _fresh(_through_proxy(app_url, proxy_port), db_retry_count=1)
         try:
