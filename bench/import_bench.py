@@ -147,9 +147,9 @@ def _run_import(url: str, path: Path, *, force: bool) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _psql_copy(url: str, path: Path) -> float:
+def _psql_copy(url: str, path: Path, table: str = "bench_copy") -> float:
     command = (
-        f"\\copy bench_copy (id, control_id, requirement, chunk, metadata) FROM '{path}'"
+        f"\\copy {table} (id, control_id, requirement, chunk, metadata) FROM '{path}'"
         " WITH (FORMAT csv, HEADER true)"
     )
     started = time.perf_counter()
@@ -161,7 +161,10 @@ def _psql_copy(url: str, path: Path) -> float:
 
 def _reset(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE pci_dss_controls, bench_copy, sentinel_db.import_runs")
+        conn.execute(
+            "TRUNCATE pci_dss_controls, bench_copy, bench_copy_no_stats, bench_copy_no_text,"
+            " sentinel_db.import_runs"
+        )
         conn.execute("CHECKPOINT")
 
 
@@ -170,6 +173,7 @@ def bench_size(url: str, rows: int, rounds: int, folder: Path) -> dict[str, Any]
     path = folder / f"pci_dss_controls_{rows}.csv"
     generate(path, rows)
     copies, firsts, reimports, rss = [], [], [], []
+    no_stats, no_text = [], []
     for round_number in range(rounds):
         _reset(url)
         order = ("copy", "import") if round_number % 2 == 0 else ("import", "copy")
@@ -183,6 +187,10 @@ def bench_size(url: str, rows: int, rounds: int, folder: Path) -> dict[str, Any]
                 rss.append(first["rss_mb"])
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("CHECKPOINT")
+        # What the search text costs: the same \\copy without the statistics triggers, and
+        # without the search column (and its GIN index) as well.
+        no_stats.append(_psql_copy(url, path, "bench_copy_no_stats"))
+        no_text.append(_psql_copy(url, path, "bench_copy_no_text"))
         again = _run_import(url, path, force=True)
         assert again["unchanged"] == rows, again
         reimports.append(again["seconds"])
@@ -197,6 +205,8 @@ def bench_size(url: str, rows: int, rounds: int, folder: Path) -> dict[str, Any]
         "reimport_rows_per_s": round(rows / again_s),
         "reimport_ratio": round(copy_s / again_s, 2),
         "peak_rss_mb": round(max(rss), 1),
+        "copy_without_statistics_rows_per_s": round(rows / statistics.median(no_stats)),
+        "copy_without_search_text_rows_per_s": round(rows / statistics.median(no_text)),
     }
 
 
@@ -232,6 +242,9 @@ def main() -> None:
         dispose_engines()
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE TABLE bench_copy (LIKE pci_dss_controls INCLUDING ALL)")
+            for name in ("bench_copy_no_stats", "bench_copy_no_text"):
+                conn.execute(f"CREATE TABLE {name} (LIKE pci_dss_controls INCLUDING ALL)")
+            conn.execute("ALTER TABLE bench_copy_no_text DROP COLUMN search_vector")
             # LIKE copies no triggers; the same schema includes them (search statistics, ...).
             triggers = conn.execute(
                 "SELECT pg_get_triggerdef(oid) FROM pg_trigger"
@@ -253,7 +266,9 @@ def main() -> None:
                         f"{r['rows']:>9,} rows ({r['file_mb']} MB): \\copy {r['copy_rows_per_s']:,}/s | "
                         f"import {r['import_rows_per_s']:,}/s ({r['import_ratio']}x) | "
                         f"re-import {r['reimport_rows_per_s']:,}/s ({r['reimport_ratio']}x) | "
-                        f"peak RSS {r['peak_rss_mb']} MB",
+                        f"peak RSS {r['peak_rss_mb']} MB | \\copy without term statistics "
+                        f"{r['copy_without_statistics_rows_per_s']:,}/s, without search text "
+                        f"{r['copy_without_search_text_rows_per_s']:,}/s",
                         flush=True,
                     )
         if args.json:
