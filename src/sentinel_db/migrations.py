@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from alembic import command
+from sentinel_db.embeddings import VECTORS_BRANCH
 from sentinel_db.errors import MigrationError, UsageError, translate
 from sentinel_db.models import ALL_TABLES, Base
 
@@ -100,18 +101,38 @@ def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(make_config())
 
 
+def _is_optional(scripts: ScriptDirectory, revision: str) -> bool:
+    """True for revisions of an optional branch (``vectors``), which plain ``migrate`` skips."""
+    script = scripts.get_revision(revision)
+    return script is not None and VECTORS_BRANCH in script.branch_labels
+
+
 def head() -> str:
-    """The newest revision id."""
-    heads = _scripts().get_heads()
+    """The newest revision id of the core schema (optional branches left out)."""
+    scripts = _scripts()
+    heads = [h for h in scripts.get_heads() if not _is_optional(scripts, h)]
     if len(heads) != 1:
         raise MigrationError(f"expected one head revision, found {len(heads)}")
     return heads[0]
 
 
-def current(conn: Connection) -> str | None:
-    """The revision the database is at (``None`` when it has never been migrated)."""
+def _current_heads(conn: Connection) -> tuple[str, ...]:
     ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    return ctx.get_current_revision()
+    return tuple(ctx.get_current_heads())
+
+
+def current(conn: Connection) -> str | None:
+    """The core revision the database is at (``None`` when it has never been migrated)."""
+    scripts = _scripts()
+    core = [h for h in _current_heads(conn) if not _is_optional(scripts, h)]
+    return core[0] if core else None
+
+
+def current_vectors(conn: Connection) -> str | None:
+    """The ``vectors`` branch revision the database is at (``None`` when not applied)."""
+    scripts = _scripts()
+    found = [h for h in _current_heads(conn) if _is_optional(scripts, h)]
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -141,6 +162,7 @@ class Status:
     current: str | None
     head: str
     pending: list[RevisionInfo] = field(default_factory=list)
+    vectors: str | None = None
 
     @property
     def up_to_date(self) -> bool:
@@ -152,9 +174,10 @@ def status(engine: Engine) -> Status:
     """Current revision, head, and the revisions still to apply."""
     with _connect(engine, "read the schema revision") as conn:
         cur = current(conn)
+        vectors = current_vectors(conn)
     top = head()
     pending = [] if cur == top else list(reversed(revisions(cur, top)))
-    return Status(current=cur, head=top, pending=pending)
+    return Status(current=cur, head=top, pending=pending, vectors=vectors)
 
 
 @contextmanager
@@ -180,13 +203,47 @@ def _run(
         raise translate(exc, action=action) from exc
 
 
-def upgrade(engine: Engine, revision: str = "head", *, rls_anon_read: bool | None = None) -> Status:
+def upgrade(
+    engine: Engine,
+    revision: str = "head",
+    *,
+    rls_anon_read: bool | None = None,
+    with_vectors: bool = False,
+) -> Status:
     """Upgrade to ``revision`` (default head) under the migration lock; returns the new status.
 
     ``rls_anon_read`` overrides the ``RLS_ANON_READ`` setting the row-level-security revision reads.
+    ``with_vectors`` also applies the optional ``vectors`` branch, in the same transaction.
+
+    Raises:
+        MigrationError: ``with_vectors`` on a server without pgvector (nothing is changed).
     """
     attributes = {} if rls_anon_read is None else {"rls_anon_read": rls_anon_read}
-    _run(engine, "migrate", command.upgrade, revision, attributes=attributes)
+    target = head() if revision == "head" else revision
+    if with_vectors:
+        _require_vector_extension(engine)
+
+    def apply(cfg: Config) -> None:
+        command.upgrade(cfg, target)
+        if with_vectors:
+            command.upgrade(cfg, f"{VECTORS_BRANCH}@head")
+
+    _run(engine, "migrate", apply, attributes=attributes)
+    return status(engine)
+
+
+def _require_vector_extension(engine: Engine) -> None:
+    from sentinel_db.embeddings import extension_available, missing_extension_message
+
+    with _connect(engine, "look for the vector extension") as conn:
+        if not extension_available(conn):
+            message, hint = missing_extension_message(conn)
+            raise MigrationError(message, hint=hint)
+
+
+def downgrade_vectors(engine: Engine) -> Status:
+    """Remove the optional ``vectors`` branch (its tables); the core schema is left untouched."""
+    _run(engine, "rollback", command.downgrade, f"{VECTORS_BRANCH}@base")
     return status(engine)
 
 
@@ -199,6 +256,8 @@ def downgrade(engine: Engine, revision: str) -> Status:
 def upgrade_sql(revision_range: str = "head") -> str:
     """The SQL an upgrade would run (Alembic offline mode); nothing is executed."""
     out = io.StringIO()
+    if revision_range == "head":
+        revision_range = head()
     try:
         command.upgrade(make_config(output=out), revision_range, sql=True)
     except CommandError as exc:
@@ -255,6 +314,8 @@ def plan_rollback(
     """
     if bool(tables) == (to is not None):
         raise UsageError("give either table names or --to REV")
+    if to is not None and to.startswith(f"{VECTORS_BRANCH}@"):
+        return _plan_vectors_rollback(engine, to)
     cur = status(engine).current
     if cur is None:
         return RollbackPlan(target="base", revisions=[], rows_lost={})
@@ -292,6 +353,26 @@ def plan_rollback(
                     lost[name] = int(
                         conn.execute(select(sa_func.count()).select_from(table(name))).scalar_one()
                     )
+    return RollbackPlan(target=target, revisions=undone, rows_lost=lost)
+
+
+def _plan_vectors_rollback(engine: Engine, target: str) -> RollbackPlan:
+    """Undo the ``vectors`` branch down to ``target`` (``vectors@base`` removes it)."""
+    cur = status(engine).vectors
+    if cur is None:
+        return RollbackPlan(target=target, revisions=[], rows_lost={})
+    try:
+        undone = revisions(None if target == f"{VECTORS_BRANCH}@base" else target, cur)
+    except CommandError as exc:
+        raise UsageError(f"cannot roll back to {target}: {exc}") from exc
+    undone = [r for r in undone if _is_optional(_scripts(), r.revision)]
+    lost: dict[str, int] = {}
+    with _connect(engine, "count rows") as conn:
+        for rev in undone:
+            for name in rev.creates_tables:
+                lost[name] = int(
+                    conn.execute(select(sa_func.count()).select_from(table(name))).scalar_one()
+                )
     return RollbackPlan(target=target, revisions=undone, rows_lost=lost)
 
 

@@ -1,0 +1,130 @@
+"""Embeddings beside the text: the ``Embedder`` protocol, vector parsing, and where vectors live.
+
+Vectors are optional: the tables exist only after ``sentinel-db migrate --with vectors`` (the
+``vectors`` Alembic branch), which needs PostgreSQL's ``vector`` extension (pgvector). Each
+stored vector carries the SHA-256 of the text it was computed from (the row's ``chunk``); when
+that text changes, the vector is stale until it is embedded again.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol, runtime_checkable
+
+from sqlalchemy import Connection, text
+
+VECTORS_BRANCH: Final = "vectors"
+EXTENSION: Final = "vector"
+MAX_DIMENSIONS: Final = 16000  # pgvector's limit for the vector type
+MODEL_MAX: Final = 200
+_FLOAT4_MAX: Final = 3.4028234663852886e38
+
+# Dimensions with a pre-built HNSW index (cosine), one partial expression index each:
+# ``(embedding::vector(N)) WHERE dimensions = N``. HNSW indexes vector up to 2,000 dimensions
+# and halfvec up to 4,000, so 3,072 is indexed through a halfvec cast.
+INDEXED_DIMENSIONS: Final[dict[int, str]] = {
+    256: "vector",
+    384: "vector",
+    512: "vector",
+    768: "vector",
+    1024: "vector",
+    1536: "vector",
+    3072: "halfvec",
+}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into a vector with one named model (sentinel-db ships none)."""
+
+    @property
+    def model(self) -> str:
+        """The model name stored beside each vector (e.g. ``all-MiniLM-L6-v2``)."""
+        ...
+
+    def embed(self, text: str) -> Sequence[float]:
+        """The embedding of ``text``."""
+        ...
+
+
+@dataclass(frozen=True)
+class EmbeddingTarget:
+    """Where the vectors of one reference table are kept."""
+
+    table: str
+    parent: str
+    key: str
+
+
+CONTROL_EMBEDDINGS: Final = EmbeddingTarget(
+    "pci_dss_controls_embeddings", "pci_dss_controls", "control_id"
+)
+RULE_EMBEDDINGS: Final = EmbeddingTarget(
+    "aws_config_rules_guidance_embeddings", "aws_config_rules_guidance", "config_rule"
+)
+TARGETS: Final[dict[str, EmbeddingTarget]] = {
+    t.parent: t for t in (CONTROL_EMBEDDINGS, RULE_EMBEDDINGS)
+}
+EMBEDDING_TABLES: Final[tuple[str, ...]] = tuple(t.table for t in TARGETS.values())
+
+# The hash the stored content_sha256 is compared with: the parent row's chunk, as UTF-8.
+CONTENT_HASH_SQL: Final = "encode(sha256(convert_to({alias}.chunk, 'UTF8')), 'hex')"
+
+
+def check_vector(values: object) -> list[float]:
+    """``values`` as a list of finite floats that pgvector can store.
+
+    Raises:
+        ValueError: not a non-empty array of numbers, a number out of range, or too long.
+    """
+    if not isinstance(values, list | tuple):
+        raise ValueError("must be a JSON array of numbers")
+    if not values:
+        raise ValueError("must not be an empty array")
+    if len(values) > MAX_DIMENSIONS:
+        raise ValueError(f"has {len(values)} dimensions; at most {MAX_DIMENSIONS} are supported")
+    out: list[float] = []
+    for position, value in enumerate(values, start=1):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"element {position} is not a number")
+        number = float(value)
+        if not math.isfinite(number) or abs(number) > _FLOAT4_MAX:
+            raise ValueError(f"element {position} is not a finite 32-bit float")
+        out.append(number)
+    return out
+
+
+def vector_literal(values: Sequence[float]) -> str:
+    """pgvector's text form of ``values``: ``[0.1,0.2,...]``."""
+    return "[" + ",".join(repr(float(v)) for v in values) + "]"
+
+
+def vectors_installed(conn: Connection) -> bool:
+    """True when the vectors branch's tables exist in this database."""
+    found = conn.execute(
+        text("SELECT to_regclass(:t) IS NOT NULL"), {"t": CONTROL_EMBEDDINGS.table}
+    ).scalar_one()
+    return bool(found)
+
+
+def extension_available(conn: Connection) -> bool:
+    """True when the server can create (or already has) the ``vector`` extension."""
+    found = conn.execute(
+        text("SELECT 1 FROM pg_available_extensions WHERE name = :n"), {"n": EXTENSION}
+    ).first()
+    return found is not None
+
+
+def missing_extension_message(conn: Connection) -> tuple[str, str]:
+    """The refusal, and the hint naming how to get pgvector for this server's version."""
+    major = int(conn.execute(text("SELECT current_setting('server_version_num')")).scalar_one())
+    major //= 10000
+    return (
+        f"the vectors schema needs the PostgreSQL extension {EXTENSION!r} (pgvector), "
+        "which this server does not have; nothing was changed",
+        f"install pgvector on the server (Debian/Ubuntu: apt-get install postgresql-{major}-pgvector; "
+        "https://github.com/pgvector/pgvector), use Supabase (it ships pgvector) or the embedded "
+        "server, then run `sentinel-db migrate --with vectors` again",
+    )
