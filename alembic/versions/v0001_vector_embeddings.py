@@ -34,7 +34,12 @@ creates_tables: tuple[str, ...] = (
 # Frozen copies (library code may move on): (table, parent, key column, key type).
 _TABLES = (
     ("pci_dss_controls_embeddings", "pci_dss_controls", "control_id", "varchar(20)"),
-    ("aws_config_rules_guidance_embeddings", "aws_config_rules_guidance", "config_rule", "varchar(100)"),
+    (
+        "aws_config_rules_guidance_embeddings",
+        "aws_config_rules_guidance",
+        "config_rule",
+        "varchar(100)",
+    ),
 )
 _INDEXED = {256: "vector", 384: "vector", 512: "vector", 768: "vector", 1024: "vector",
             1536: "vector", 3072: "halfvec"}  # fmt: skip
@@ -71,8 +76,7 @@ def _create_extension() -> None:
         sa.text("SELECT 1 FROM pg_namespace WHERE nspname = 'extensions'")
     ).first()
     op.execute(
-        "CREATE EXTENSION IF NOT EXISTS vector"
-        + (" WITH SCHEMA extensions" if has_schema else "")
+        "CREATE EXTENSION IF NOT EXISTS vector" + (" WITH SCHEMA extensions" if has_schema else "")
     )
     # The type and operator classes must resolve here even when the extension lives in a
     # schema outside the search path; appended for this transaction only.

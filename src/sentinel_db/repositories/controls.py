@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, literal_column, select
 
+from sentinel_db.embeddings import Embedder
 from sentinel_db.models import PciControl
 from sentinel_db.records import PciControl as PciControlRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
+from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import MAX_CANDIDATES, ranked_search
 
 # Spelled as literals, not bound parameters: only then does the planner match the
@@ -23,7 +26,7 @@ _control_category: ColumnElement[str] = literal_column(
 )
 
 
-class PciControlRepository(Repository[PciControl]):
+class PciControlRepository(EmbeddingsMixin, Repository[PciControl]):
     """PCI DSS controls, keyed by ``control_id``."""
 
     model = PciControl
@@ -71,9 +74,21 @@ class PciControlRepository(Repository[PciControl]):
         return list(self._run("read pci_dss_controls", stmt).scalars())
 
     def search(
-        self, text: str, limit: int = 10, *, candidates: int = MAX_CANDIDATES
+        self,
+        text: str,
+        limit: int = 10,
+        *,
+        candidates: int = MAX_CANDIDATES,
+        embedding: Sequence[float] | Embedder | None = None,
+        model: str | None = None,
     ) -> list[SearchHit[PciControlRecord]]:
-        """Ranked full-text search over control id, requirement and text."""
+        """Ranked full-text search over control id, requirement and text.
+
+        With ``embedding`` (a vector or an :class:`~sentinel_db.embeddings.Embedder`), the
+        lexical and vector rankings are fused; see :mod:`sentinel_db.repositories.hybrid`.
+        """
+        if embedding is not None:
+            return hybrid_search(self, text, limit, embedding=embedding, model=model)
         return ranked_search(
             self.session,
             model=PciControl,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
+from sentinel_db.embeddings import Embedder
 from sentinel_db.models import AwsConfigRule
 from sentinel_db.records import AwsConfigRule as AwsConfigRuleRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
+from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import MAX_CANDIDATES, ranked_search
 
 
-class AwsConfigRuleRepository(Repository[AwsConfigRule]):
+class AwsConfigRuleRepository(EmbeddingsMixin, Repository[AwsConfigRule]):
     """AWS Config rule guidance, keyed by ``config_rule``."""
 
     model = AwsConfigRule
@@ -47,9 +51,21 @@ class AwsConfigRuleRepository(Repository[AwsConfigRule]):
         return list(self._run("read guidance", stmt).scalars())
 
     def search(
-        self, text: str, limit: int = 10, *, candidates: int = MAX_CANDIDATES
+        self,
+        text: str,
+        limit: int = 10,
+        *,
+        candidates: int = MAX_CANDIDATES,
+        embedding: Sequence[float] | Embedder | None = None,
+        model: str | None = None,
     ) -> list[SearchHit[AwsConfigRuleRecord]]:
-        """Ranked full-text search over rule name and guidance text."""
+        """Ranked full-text search over rule name and guidance text.
+
+        With ``embedding`` (a vector or an :class:`~sentinel_db.embeddings.Embedder`), the
+        lexical and vector rankings are fused; see :mod:`sentinel_db.repositories.hybrid`.
+        """
+        if embedding is not None:
+            return hybrid_search(self, text, limit, embedding=embedding, model=model)
         return ranked_search(
             self.session,
             model=AwsConfigRule,
