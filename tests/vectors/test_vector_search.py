@@ -55,7 +55,7 @@ def test_similar_to_orders_rows_by_closeness_and_leaves_the_row_itself_out(
     assert [h.record.control_id for h in hits] == ["1.2", "3.4", "8.3"]
     assert hits[0].rank > hits[1].rank > hits[2].rank
     assert all(h.found_by == "vector" for h in hits)
-    with pytest.raises(NotFoundError, match="8.4"):
+    with pytest.raises(NotFoundError, match=r"8\.4"):
         repo.similar_to("8.4", 3)
 
 
@@ -142,7 +142,7 @@ def test_upsert_embeddings_refuses_bad_vectors_unknown_keys_and_a_second_dimensi
         repo.upsert_embeddings({"1.2": vector(1, 5)}, model=MODEL)
     with pytest.raises(DataValidationError, match="not a finite"):
         repo.upsert_embeddings({"1.2": [1.0, float("nan"), 0.0, 0.0]}, model=MODEL)
-    with pytest.raises(NotFoundError, match="9.9"):
+    with pytest.raises(NotFoundError, match=r"9\.9"):
         repo.upsert_embeddings({"9.9": vector(1, 4)}, model=MODEL)
 
 

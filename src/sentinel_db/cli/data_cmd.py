@@ -19,6 +19,7 @@ from sentinel_db.cli.render import (
     print_json,
     render,
 )
+from sentinel_db.cli.vectors_cmd import print_vector_stats, similar
 from sentinel_db.errors import UsageError
 from sentinel_db.export import ExportFormat, export_tables
 from sentinel_db.repositories import (
@@ -38,6 +39,7 @@ from sentinel_db.repositories.tables import (
 from sentinel_db.seed import seed_sample_data
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
+app.command()(similar)
 
 TableArg = Annotated[
     str,
@@ -274,6 +276,7 @@ def stats(
         print_json(data)
         return
     _stats_text(result)
+    print_vector_stats(result.vectors)
 
 
 @app.command()
