@@ -10,7 +10,8 @@ import typer
 from sentinel_db import connection, migrations
 from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
-from sentinel_db.errors import ExitCode, SchemaDriftError
+from sentinel_db.embeddings import VECTORS_BRANCH
+from sentinel_db.errors import ExitCode, SchemaDriftError, UsageError
 
 auth_app = typer.Typer(
     help="Connection set-up: write a .env template, check the connection, apply RLS policies.",
@@ -139,9 +140,23 @@ def migrate(
         bool,
         typer.Option("--validate", help="Afterwards, compare the live schema with the models."),
     ] = False,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="Also apply an optional part of the schema: vectors (needs pgvector).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Upgrade the schema to head (or --to REV)."""
     state = get_state(ctx)
+    optional = {name.strip().lower() for name in with_ or ()}
+    if optional - {VECTORS_BRANCH}:
+        raise UsageError(
+            f"unknown --with {', '.join(sorted(optional - {VECTORS_BRANCH}))}; "
+            f"optional parts: {VECTORS_BRANCH}"
+        )
     db = state.database()
     if db.is_pooler:
         warn(
@@ -150,16 +165,25 @@ def migrate(
         )
     if dry_run:
         sql = migrations.pending_sql(db.engine, to)
+        if VECTORS_BRANCH in optional and migrations.status(db.engine).vectors is None:
+            sql += migrations.upgrade_sql(f"{migrations.head()}:{VECTORS_BRANCH}@head")
         typer.echo(
             sql if sql.strip() else "-- nothing to do: the database is at the target revision"
         )
         return
-    before = migrations.status(db.engine).current
-    after = migrations.upgrade(db.engine, to, rls_anon_read=state.settings().rls_anon_read)
-    if before == after.current:
+    before = migrations.status(db.engine)
+    after = migrations.upgrade(
+        db.engine,
+        to,
+        rls_anon_read=state.settings().rls_anon_read,
+        with_vectors=VECTORS_BRANCH in optional,
+    )
+    if before.current == after.current:
         info(f"already at {after.current or 'base'}; nothing to do", quiet=state.quiet)
     else:
-        info(f"migrated {before or 'base'} -> {after.current}", quiet=state.quiet)
+        info(f"migrated {before.current or 'base'} -> {after.current}", quiet=state.quiet)
+    if VECTORS_BRANCH in optional and before.vectors != after.vectors:
+        info(f"vectors: {before.vectors or 'none'} -> {after.vectors}", quiet=state.quiet)
     if validate:
         _validate(db, state.quiet)
 
@@ -190,7 +214,10 @@ def rollback(
         list[str] | None, typer.Argument(help="Remove just these tables.", show_default=False)
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="Downgrade to this revision (base = all).")
+        str | None,
+        typer.Option(
+            "--to", help="Downgrade to this revision (base = all; vectors@base = the vectors only)."
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -208,7 +235,11 @@ def rollback(
     if not yes and not typer.confirm("Proceed?", default=False, err=True):
         raise typer.Exit(int(ExitCode.FAILED))
     after = migrations.downgrade(db.engine, plan.target)
-    info(f"now at {after.current or 'base'}", quiet=state.quiet)
+    info(
+        f"now at {after.current or 'base'}"
+        + (f"; vectors at {after.vectors}" if after.vectors else ""),
+        quiet=state.quiet,
+    )
 
 
 @db_app.command("status")
@@ -221,11 +252,13 @@ def db_status(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None
                 "current": state.current,
                 "head": state.head,
                 "pending": [{"revision": r.revision, "message": r.message} for r in state.pending],
+                "vectors": state.vectors,
             }
         )
         return
     out.print(f"current: {state.current or 'base (not migrated)'}", markup=False, highlight=False)
     out.print(f"head:    {state.head}", markup=False, highlight=False)
+    out.print(f"vectors: {state.vectors or 'not installed'}", markup=False, highlight=False)
     if state.pending:
         out.print("pending:", markup=False)
         for rev in state.pending:
