@@ -8,10 +8,11 @@ that text changes, the vector is stale until it is embedded again.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, text
 
@@ -74,7 +75,7 @@ CONTENT_HASH_SQL: Final = "encode(sha256(convert_to({alias}.chunk, 'UTF8')), 'he
 
 
 def check_vector(values: object) -> list[float]:
-    """``values`` as a list of finite floats that pgvector can store.
+    """``values`` as a list of finite numbers that pgvector can store.
 
     Raises:
         ValueError: not a non-empty array of numbers, a number out of range, or too long.
@@ -85,20 +86,44 @@ def check_vector(values: object) -> list[float]:
         raise ValueError("must not be an empty array")
     if len(values) > MAX_DIMENSIONS:
         raise ValueError(f"has {len(values)} dimensions; at most {MAX_DIMENSIONS} are supported")
-    out: list[float] = []
+    # The common case is checked by C-level builtins; the loop below only names the culprit.
+    # A NaN or infinity makes the sum non-finite (finite float4 values cannot overflow it).
+    if (
+        set(map(type, values)) <= {float, int}
+        and math.isfinite(sum(values))
+        and min(values) >= -_FLOAT4_MAX
+        and max(values) <= _FLOAT4_MAX
+    ):
+        return list(values)
     for position, value in enumerate(values, start=1):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"element {position} is not a number")
-        number = float(value)
-        if not math.isfinite(number) or abs(number) > _FLOAT4_MAX:
+        if not math.isfinite(value) or abs(value) > _FLOAT4_MAX:
             raise ValueError(f"element {position} is not a finite 32-bit float")
-        out.append(number)
-    return out
+    return [float(v) for v in values]
 
 
 def vector_literal(values: Sequence[float]) -> str:
     """pgvector's text form of ``values``: ``[0.1,0.2,...]``."""
-    return "[" + ",".join(repr(float(v)) for v in values) + "]"
+    return "[" + ",".join(map(repr, values)) + "]"
+
+
+def parse_vector(value: object) -> list[float]:
+    """A JSON array text (or a sequence) as a checked vector.
+
+    Raises:
+        ValueError: not JSON (NaN and Infinity are not), or not a valid vector.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_constant=_not_json)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    return check_vector(value)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def vectors_installed(conn: Connection) -> bool:

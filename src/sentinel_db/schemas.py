@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from sentinel_db.embeddings import MODEL_MAX, check_vector, vector_literal
+from sentinel_db.embeddings import MODEL_MAX, parse_vector, vector_literal
 
 CONTROL_ID_MAX: Final = 20
 CONFIG_RULE_MAX: Final = 100
@@ -273,7 +273,7 @@ class _EmbeddingRow(_Row):
     @classmethod
     def _vector(cls, value: object) -> object:
         # Normalised to pgvector's text form, so COPY never meets a value it cannot parse.
-        return vector_literal(check_vector(_parse_json(value, "embedding")))
+        return vector_literal(parse_vector(value))
 
 
 class PciControlEmbeddingRow(_EmbeddingRow):
