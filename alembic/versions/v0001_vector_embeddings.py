@@ -1,4 +1,4 @@
-"""Embeddings of controls and rules (pgvector), with HNSW indexes per common dimension.
+"""Embeddings of controls and rules (pgvector), one table each, any model and dimension.
 
 An optional branch (label ``vectors``): plain ``migrate`` never applies it, ``migrate --with
 vectors`` (or ``alembic upgrade vectors@head``) does. It needs the ``vector`` extension and
@@ -6,8 +6,10 @@ refuses clearly, changing nothing, on a server without it. The extension goes in
 ``extensions`` schema when that exists (Supabase), else the default schema.
 
 The ``embedding`` column has no fixed dimension, so one table holds every model. HNSW needs a
-fixed dimension, so each common dimension N gets a partial expression index on
-``(embedding::vector(N)) WHERE dimensions = N``; other dimensions are served by an exact scan.
+fixed dimension, so each dimension N gets a partial expression index on
+``(embedding::vector(N)) WHERE dimensions = N``, built by sentinel-db (the importer,
+``upsert_embeddings``, ``migrate --with vectors``) once N has enough vectors: an index built in
+bulk is far faster than one grown row by row, and small sets are served well by an exact scan.
 Downgrading drops the two tables and leaves the extension (other objects may use it).
 
 Revision ID: v0001
@@ -41,8 +43,6 @@ _TABLES = (
         "varchar(100)",
     ),
 )
-_INDEXED = {256: "vector", 384: "vector", 512: "vector", 768: "vector", 1024: "vector",
-            1536: "vector", 3072: "halfvec"}  # fmt: skip
 _AUTHENTICATED_POLICY = "sentinel_db_authenticated_read"
 _ANON_POLICY = "sentinel_db_anon_read"
 
@@ -120,11 +120,6 @@ def upgrade() -> None:
             ")"
         )
         op.execute(f"CREATE INDEX ix_{table}_model_dimensions ON {table} (model, dimensions)")
-        for dims, kind in _INDEXED.items():
-            op.execute(
-                f"CREATE INDEX ix_{table}_hnsw_{dims} ON {table} USING hnsw"
-                f" ((embedding::{kind}({dims})) {kind}_cosine_ops) WHERE dimensions = {dims}"
-            )
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
     op.execute(_policy("authenticated", _AUTHENTICATED_POLICY))
     if _anon_read():

@@ -22,18 +22,54 @@ MAX_DIMENSIONS: Final = 16000  # pgvector's limit for the vector type
 MODEL_MAX: Final = 200
 _FLOAT4_MAX: Final = 3.4028234663852886e38
 
-# Dimensions with a pre-built HNSW index (cosine), one partial expression index each:
-# ``(embedding::vector(N)) WHERE dimensions = N``. HNSW indexes vector up to 2,000 dimensions
-# and halfvec up to 4,000, so 3,072 is indexed through a halfvec cast.
-INDEXED_DIMENSIONS: Final[dict[int, str]] = {
-    256: "vector",
-    384: "vector",
-    512: "vector",
-    768: "vector",
-    1024: "vector",
-    1536: "vector",
-    3072: "halfvec",
-}
+# The HNSW index of a dimension N is a partial expression index on
+# ``(embedding::vector(N)) WHERE dimensions = N``, built once N has INDEX_MIN_ROWS vectors; below
+# that an exact scan is fast enough. HNSW indexes vector up to 2,000 dimensions and halfvec up to
+# 4,000; larger vectors are always scanned exactly.
+INDEX_MIN_ROWS: Final = 10_000
+_HNSW_LIMITS: Final = ((2000, "vector"), (4000, "halfvec"))
+_BUILD_MEMORY_KB: Final = 262_144  # 256 MB: a 100,000 x 384 graph builds in memory
+
+
+def index_kind(dimensions: int) -> str | None:
+    """The type HNSW indexes ``dimensions``-long vectors as (None: too long to index)."""
+    for limit, kind in _HNSW_LIMITS:
+        if dimensions <= limit:
+            return kind
+    return None
+
+
+def index_name(table: str, dimensions: int) -> str:
+    """The name of the HNSW index of one dimension of ``table``."""
+    return f"ix_{table}_hnsw_{int(dimensions)}"
+
+
+def index_statements(table: str, dimensions: int) -> list[str]:
+    """SQL that builds the HNSW index for ``dimensions`` (empty when it cannot be indexed).
+
+    Every part is a constant of this module or an integer: nothing from input is formatted in.
+    """
+    kind = index_kind(dimensions)
+    if kind is None:
+        return []
+    n = int(dimensions)
+    return [
+        # The build is far faster when the graph fits in memory; raised for this transaction only.
+        "SELECT set_config('maintenance_work_mem', greatest(setting::bigint,"
+        f" {_BUILD_MEMORY_KB})::text || 'kB', true) FROM pg_settings"
+        " WHERE name = 'maintenance_work_mem'",
+        f"CREATE INDEX IF NOT EXISTS {index_name(table, n)} ON {table} USING hnsw"
+        f" ((embedding::{kind}({n})) {kind}_cosine_ops) WHERE dimensions = {n}",
+    ]
+
+
+def unindexed_dimensions_sql(table: str) -> str:
+    """SQL listing the dimensions of ``table`` with enough vectors and no HNSW index yet
+    (parameter: the minimum number of vectors)."""
+    return (
+        f"SELECT dimensions FROM {table} GROUP BY dimensions HAVING count(*) >= %s"
+        f" AND to_regclass('ix_{table}_hnsw_' || dimensions) IS NULL ORDER BY dimensions"
+    )
 
 
 @runtime_checkable

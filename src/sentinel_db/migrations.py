@@ -229,7 +229,23 @@ def upgrade(
             command.upgrade(cfg, f"{VECTORS_BRANCH}@head")
 
     _run(engine, "migrate", apply, attributes=attributes)
+    if with_vectors:
+        build_vector_indexes(engine)
     return status(engine)
+
+
+def build_vector_indexes(engine: Engine) -> list[str]:
+    """Build the HNSW indexes that the stored vectors call for and lack; returns their names."""
+    from sqlalchemy.orm import Session
+
+    from sentinel_db.embeddings import TARGETS, index_name
+    from sentinel_db.repositories.vectors import build_missing_indexes
+
+    built: list[str] = []
+    with Session(engine) as session, session.begin():
+        for parent, target in TARGETS.items():
+            built += [index_name(target.table, d) for d in build_missing_indexes(session, parent)]
+    return built
 
 
 def _require_vector_extension(engine: Engine) -> None:

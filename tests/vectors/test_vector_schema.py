@@ -14,16 +14,18 @@ import pytest
 from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
-from sentinel_db import migrations
+from sentinel_db import embeddings, migrations
 from sentinel_db.config import get_settings, load_settings
 from sentinel_db.db import Database
+from sentinel_db.embeddings import vector_literal
 from sentinel_db.importers import import_directory
 from sentinel_db.repositories import PciControlRepository
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES, REPO_ROOT
 from tests.vectors.conftest import create_database, libpq
-from tests.vectors.helpers import CONTROLS, seed_text, vector
+from tests.vectors.helpers import CONTROLS, seed_text, vector, write_controls, write_embeddings
 
 CONTROL_VECTORS = "pci_dss_controls_embeddings"
 
@@ -202,27 +204,49 @@ def test_api_roles_read_vectors_as_they_read_the_reference_tables_and_never_writ
         conn.rollback()
 
 
-def test_a_nearest_neighbour_query_can_use_the_hnsw_index_of_its_dimension(
-    vector_session: object,
-) -> None:
-    from sqlalchemy.orm import Session
+def _plan(session: Session, dims: int) -> str:
+    # With six rows a scan is cheaper; forbid it to see whether an index matches the query.
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    rows = session.execute(
+        text(
+            f"EXPLAIN SELECT e.control_id FROM {CONTROL_VECTORS} e"
+            f" WHERE e.dimensions = {dims} AND e.model = 'm'"
+            f" ORDER BY (e.embedding::vector({dims})) <=> CAST(:q AS vector({dims})) LIMIT 5"
+        ),
+        {"q": vector_literal(vector(1, dims))},
+    ).scalars()
+    return "\n".join(rows)
 
-    assert isinstance(vector_session, Session)
+
+def test_a_dimension_gets_its_hnsw_index_once_it_has_enough_vectors_and_queries_use_it(
+    vector_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed_text(vector_session)
     repo = PciControlRepository(vector_session)
+    monkeypatch.setattr(embeddings, "INDEX_MIN_ROWS", 4)
+    repo.upsert_embeddings({k: vector(i, 384) for i, k in enumerate(list(CONTROLS)[:3])}, model="m")
+    assert f"ix_{CONTROL_VECTORS}_hnsw_384" not in _plan(vector_session, 384)
     repo.upsert_embeddings({k: vector(i, 384) for i, k in enumerate(CONTROLS)}, model="m")
-    # With six rows a scan is cheaper; forbid it to see that the index matches the query.
-    vector_session.execute(text("SET LOCAL enable_seqscan = off"))
-    from sentinel_db.embeddings import vector_literal
+    assert f"ix_{CONTROL_VECTORS}_hnsw_384" in _plan(vector_session, 384)
 
-    plan = "\n".join(
-        vector_session.execute(
-            text(
-                f"EXPLAIN SELECT e.control_id FROM {CONTROL_VECTORS} e"
-                " WHERE e.dimensions = 384 AND e.model = 'm'"
-                " ORDER BY (e.embedding::vector(384)) <=> CAST(:q AS vector(384)) LIMIT 5"
-            ),
-            {"q": vector_literal(vector(1, 384))},
-        ).scalars()
+
+def test_the_importer_builds_the_index_when_a_file_brings_enough_vectors(
+    vector_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embeddings, "INDEX_MIN_ROWS", 6)
+    write_controls(tmp_path / "pci_dss_controls.csv", CONTROLS)
+    write_embeddings(
+        tmp_path / f"{CONTROL_VECTORS}.csv",
+        "control_id",
+        [(k, "m", vector(i, 512)) for i, k in enumerate(CONTROLS)],
     )
-    assert f"ix_{CONTROL_VECTORS}_hnsw_384" in plan
+    try:
+        assert import_directory(vector_db, tmp_path).exit_code == 0
+        with vector_db.engine.connect() as conn:
+            index = conn.execute(
+                text("SELECT to_regclass(:i)::text"), {"i": f"ix_{CONTROL_VECTORS}_hnsw_512"}
+            ).scalar_one()
+        assert index == f"ix_{CONTROL_VECTORS}_hnsw_512"
+    finally:
+        with vector_db.engine.begin() as conn:
+            conn.execute(text(f"DROP INDEX IF EXISTS ix_{CONTROL_VECTORS}_hnsw_512"))

@@ -8,15 +8,26 @@ hash of the row's current text stored beside each vector.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from sentinel_db.embeddings import CONTENT_HASH_SQL, EMBEDDING_TABLES, TARGETS, EmbeddingTarget
+from sentinel_db import embeddings
+from sentinel_db.embeddings import (
+    CONTENT_HASH_SQL,
+    EMBEDDING_TABLES,
+    TARGETS,
+    EmbeddingTarget,
+    index_statements,
+    unindexed_dimensions_sql,
+)
 from sentinel_db.errors import MigrationError
 from sentinel_db.importers.load import Counts, Stage
 from sentinel_db.importers.tables import TableSpec
+
+log = logging.getLogger("sentinel_db.importers")
 
 
 def make_stage(conn: psycopg.Connection[Any], spec: TableSpec, number: int) -> Stage:
@@ -159,4 +170,25 @@ class EmbeddingStage(Stage):
             ).format(target=self.target, k=self.key, t=self.table, p=self.parent)
         ).fetchone()
         inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+        if inserted:
+            self._build_indexes()
         return Counts(inserted=inserted, updated=updated, unchanged=staged - inserted - updated)
+
+    def _build_indexes(self) -> None:
+        """HNSW indexes for dimensions that now have enough vectors (built in bulk, once)."""
+        table = self.spec.name
+        found = self.conn.execute(
+            unindexed_dimensions_sql(table), (embeddings.INDEX_MIN_ROWS,)
+        ).fetchall()
+        for (dims,) in found:
+            try:
+                with self.conn.transaction():
+                    for statement in index_statements(table, int(dims)):
+                        self.conn.execute(statement)
+            except psycopg.errors.InsufficientPrivilege:
+                log.warning(
+                    "no HNSW index for %s-dimension vectors of %s: only the table owner can "
+                    "build it (run `sentinel-db migrate --with vectors` as the owner)",
+                    dims,
+                    table,
+                )

@@ -7,6 +7,7 @@ same expression, ``embedding::vector(N)`` with ``dimensions = N``, both as liter
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -16,12 +17,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from sentinel_db import embeddings
 from sentinel_db.embeddings import (
     CONTENT_HASH_SQL,
-    INDEXED_DIMENSIONS,
     TARGETS,
     EmbeddingTarget,
     check_vector,
+    index_kind,
+    index_statements,
+    unindexed_dimensions_sql,
     vector_literal,
 )
 from sentinel_db.errors import (
@@ -38,6 +42,8 @@ EF_SEARCH: Final = 100
 MAX_LIMIT: Final = 1000
 _UPSERT_BATCH: Final = 1000
 _UNDEFINED_TABLE: Final = "42P01"
+_NOT_OWNER: Final = "42501"
+log = logging.getLogger("sentinel_db.vectors")
 
 
 def _run(session: Session, action: str, statement: Any, params: Any = None) -> Any:
@@ -53,11 +59,51 @@ def _run(session: Session, action: str, statement: Any, params: Any = None) -> A
 
 
 def _distance(dimensions: int) -> tuple[str, str]:
-    """The column expression and query cast for ``dimensions`` (matching its index, if any)."""
-    kind = INDEXED_DIMENSIONS.get(dimensions)
+    """The column expression and query cast for ``dimensions``: the expression of its HNSW
+    index when the dimension can have one (an exact scan until the index exists)."""
+    kind = index_kind(dimensions)
     if kind is None:
         return "e.embedding", "vector"
     return f"(e.embedding::{kind}({int(dimensions)}))", f"{kind}({int(dimensions)})"
+
+
+def build_missing_indexes(
+    session: Session, parent: str, *, min_rows: int | None = None
+) -> list[int]:
+    """Build the HNSW index of each dimension of ``parent``'s vectors that has at least
+    ``min_rows`` vectors (default ``INDEX_MIN_ROWS``) and no index yet; returns those built.
+
+    Needs the table's owner: for any other role the build is skipped (logged) and queries of
+    that dimension stay exact scans.
+    """
+    table = TARGETS[parent].table
+    threshold = embeddings.INDEX_MIN_ROWS if min_rows is None else min_rows
+    try:
+        missing = [
+            int(d)
+            for d in session.connection()
+            .exec_driver_sql(unindexed_dimensions_sql(table), (threshold,))
+            .scalars()
+        ]
+    except SQLAlchemyError as exc:
+        raise translate(exc, action="look for vector indexes") from exc
+    built: list[int] = []
+    for dims in missing:
+        try:
+            with session.begin_nested():
+                for statement in index_statements(table, dims):
+                    session.connection().exec_driver_sql(statement)
+            built.append(dims)
+        except SQLAlchemyError as exc:
+            if getattr(getattr(exc, "orig", None), "sqlstate", None) != _NOT_OWNER:
+                raise translate(exc, action="build a vector index") from exc
+            log.warning(
+                "no HNSW index for %s-dimension vectors of %s: only the table owner can build "
+                "it (run `sentinel-db migrate --with vectors` as the owner)",
+                dims,
+                table,
+            )
+    return built
 
 
 @dataclass(frozen=True)
@@ -253,6 +299,8 @@ class VectorStore:
             )
             inserted += sum(1 for f in flags if f)
             updated += sum(1 for f in flags if not f)
+        if inserted:
+            build_missing_indexes(self.session, self.target.parent)
         return UpsertCounts(inserted, updated, len(checked) - inserted - updated)
 
 
