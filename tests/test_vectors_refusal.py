@@ -59,6 +59,8 @@ def test_migrate_with_vectors_is_refused_naming_the_extension_and_changes_nothin
     assert "apt-get install postgresql-15-pgvector" in result.stderr
     assert "Traceback" not in result.output
     assert _tables(no_pgvector) == set()  # not even the core schema was applied
+    dry = run_cli(capsys, "migrate", "--with", "vectors", "--dry-run")
+    assert dry.exit_code == 1 and "pgvector" in dry.stderr
     assert run_cli(capsys, "migrate").exit_code == 0
     before = _tables(no_pgvector)
     again = run_cli(capsys, "migrate", "--with", "vectors")

@@ -221,7 +221,7 @@ def upgrade(
     attributes = {} if rls_anon_read is None else {"rls_anon_read": rls_anon_read}
     target = head() if revision == "head" else revision
     if with_vectors:
-        _require_vector_extension(engine)
+        require_vector_extension(engine)
 
     def apply(cfg: Config) -> None:
         command.upgrade(cfg, target)
@@ -248,7 +248,12 @@ def build_vector_indexes(engine: Engine) -> list[str]:
     return built
 
 
-def _require_vector_extension(engine: Engine) -> None:
+def require_vector_extension(engine: Engine) -> None:
+    """Raise unless the server has pgvector.
+
+    Raises:
+        MigrationError: it has not; the message names the extension and how to get it.
+    """
     from sentinel_db.embeddings import extension_available, missing_extension_message
 
     with _connect(engine, "look for the vector extension") as conn:

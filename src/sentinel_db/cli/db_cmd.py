@@ -166,6 +166,7 @@ def migrate(
     if dry_run:
         sql = migrations.pending_sql(db.engine, to)
         if VECTORS_BRANCH in optional and migrations.status(db.engine).vectors is None:
+            migrations.require_vector_extension(db.engine)
             sql += migrations.upgrade_sql(f"{migrations.head()}:{VECTORS_BRANCH}@head")
         typer.echo(
             sql if sql.strip() else "-- nothing to do: the database is at the target revision"

@@ -1,7 +1,7 @@
 """Hybrid search: the lexical ranking and the vector ranking fused by reciprocal rank fusion.
 
-Each side ranks its own candidates (at most ``FUSION_DEPTH`` or the requested limit, whichever
-is larger). A row at position r (1-based) of a side scores ``weight / (RRF_K + r)`` from it;
+Each side ranks its own candidates: ``FUSION_DEPTH`` of them, or twice the requested limit when
+that is more (the lexical side pays for a highlighted snippet per candidate). A row at position r (1-based) of a side scores ``weight / (RRF_K + r)`` from it;
 its fused score is the sum over the sides that found it. Rows are returned best first (ties by
 key), each saying whether the lexical side, the vector side, or both found it.
 """
@@ -20,7 +20,7 @@ from sentinel_db.repositories.vectors import UpsertCounts, VectorStore
 RRF_K: Final = 60  # the constant of Cormack et al. (2009); damps the head of each ranking
 LEXICAL_WEIGHT: Final = 1.0
 VECTOR_WEIGHT: Final = 1.0
-FUSION_DEPTH: Final = 50
+FUSION_DEPTH: Final = 20
 SNIPPET_CHARS: Final = 200
 
 
@@ -90,7 +90,7 @@ def hybrid_search(
         model = model or embedding.model
         embedding = embedding.embed(text)
     vector = list(embedding)
-    depth = max(limit, FUSION_DEPTH)
+    depth = max(2 * limit, FUSION_DEPTH)
     lexical = repo.search(text, depth) if text.strip() else []
     store = VectorStore(repo.session, repo.table.name)
     nearest = store.nearest(vector, model=store.model_for(len(vector), model), limit=depth)
