@@ -365,16 +365,34 @@ def plan_rollback(
             undone = revisions(target, cur)
         except CommandError as exc:
             raise UsageError(f"cannot roll back to {target}: {exc}") from exc
+    undone = _with_dependent_vectors(engine, undone)
     present = existing_tables(engine)
     lost: dict[str, int] = {}
     with _connect(engine, "count rows") as conn:
         for rev in undone:
             for name in rev.creates_tables:
-                if present.get(name):
+                if present.get(name, True):  # tables outside ALL_TABLES come with their branch
                     lost[name] = int(
                         conn.execute(select(sa_func.count()).select_from(table(name))).scalar_one()
                     )
     return RollbackPlan(target=target, revisions=undone, rows_lost=lost)
+
+
+def _with_dependent_vectors(engine: Engine, undone: list[RevisionInfo]) -> list[RevisionInfo]:
+    """``undone`` plus the vectors revisions Alembic must undo first, when they depend on it."""
+    vectors = status(engine).vectors
+    if vectors is None:
+        return undone
+    scripts = _scripts()
+    branch = [r for r in revisions(None, vectors) if _is_optional(scripts, r.revision)]
+    needs: set[str] = set()
+    for rev in branch:
+        script = scripts.get_revision(rev.revision)
+        declared = script.dependencies if script is not None else None
+        needs.update((declared,) if isinstance(declared, str) else declared or ())
+    if needs & {r.revision for r in undone}:
+        return branch + undone
+    return undone
 
 
 def _plan_vectors_rollback(engine: Engine, target: str) -> RollbackPlan:

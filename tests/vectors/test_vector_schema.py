@@ -84,6 +84,11 @@ def test_migrate_with_vectors_adds_the_branch_and_plain_migrate_leaves_it_alone(
     assert (
         migrations.status(Database.from_url(fresh, load_settings(None)).engine).vectors == "v0001"
     )
+    # Removing a table the vectors depend on lists the vectors revision too (Alembic undoes it).
+    plan = migrations.plan_rollback(
+        Database.from_url(fresh, load_settings(None)).engine, tables=["aws_config_rules_guidance"]
+    )
+    assert [r.revision for r in plan.revisions][:2] == ["v0001", migrations.head()]
     unknown = run_cli(capsys, "migrate", "--with", "graphs")
     assert unknown.exit_code == 2 and "optional parts: vectors" in unknown.stderr
 
