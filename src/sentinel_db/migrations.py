@@ -221,6 +221,8 @@ def upgrade(
     attributes = {} if rls_anon_read is None else {"rls_anon_read": rls_anon_read}
     target = head() if revision == "head" else revision
     if with_vectors:
+        from sentinel_db.vector_schema import require_vector_extension
+
         require_vector_extension(engine)
 
     def apply(cfg: Config) -> None:
@@ -230,41 +232,9 @@ def upgrade(
 
     _run(engine, "migrate", apply, attributes=attributes)
     if with_vectors:
+        from sentinel_db.vector_schema import build_vector_indexes
+
         build_vector_indexes(engine)
-    return status(engine)
-
-
-def build_vector_indexes(engine: Engine) -> list[str]:
-    """Build the HNSW indexes that the stored vectors call for and lack; returns their names."""
-    from sqlalchemy.orm import Session
-
-    from sentinel_db.embeddings import TARGETS, index_name
-    from sentinel_db.repositories.vectors import build_missing_indexes
-
-    built: list[str] = []
-    with Session(engine) as session, session.begin():
-        for parent, target in TARGETS.items():
-            built += [index_name(target.table, d) for d in build_missing_indexes(session, parent)]
-    return built
-
-
-def require_vector_extension(engine: Engine) -> None:
-    """Raise unless the server has pgvector.
-
-    Raises:
-        MigrationError: it has not; the message names the extension and how to get it.
-    """
-    from sentinel_db.embeddings import extension_available, missing_extension_message
-
-    with _connect(engine, "look for the vector extension") as conn:
-        if not extension_available(conn):
-            message, hint = missing_extension_message(conn)
-            raise MigrationError(message, hint=hint)
-
-
-def downgrade_vectors(engine: Engine) -> Status:
-    """Remove the optional ``vectors`` branch (its tables); the core schema is left untouched."""
-    _run(engine, "rollback", command.downgrade, f"{VECTORS_BRANCH}@base")
     return status(engine)
 
 
@@ -336,7 +306,9 @@ def plan_rollback(
     if bool(tables) == (to is not None):
         raise UsageError("give either table names or --to REV")
     if to is not None and to.startswith(f"{VECTORS_BRANCH}@"):
-        return _plan_vectors_rollback(engine, to)
+        from sentinel_db.vector_schema import plan_vectors_rollback
+
+        return plan_vectors_rollback(engine, to)
     cur = status(engine).current
     if cur is None:
         return RollbackPlan(target="base", revisions=[], rows_lost={})
@@ -365,7 +337,9 @@ def plan_rollback(
             undone = revisions(target, cur)
         except CommandError as exc:
             raise UsageError(f"cannot roll back to {target}: {exc}") from exc
-    undone = _with_dependent_vectors(engine, undone)
+    from sentinel_db.vector_schema import with_dependent_vectors
+
+    undone = with_dependent_vectors(engine, undone)
     present = existing_tables(engine)
     lost: dict[str, int] = {}
     with _connect(engine, "count rows") as conn:
@@ -375,43 +349,6 @@ def plan_rollback(
                     lost[name] = int(
                         conn.execute(select(sa_func.count()).select_from(table(name))).scalar_one()
                     )
-    return RollbackPlan(target=target, revisions=undone, rows_lost=lost)
-
-
-def _with_dependent_vectors(engine: Engine, undone: list[RevisionInfo]) -> list[RevisionInfo]:
-    """``undone`` plus the vectors revisions Alembic must undo first, when they depend on it."""
-    vectors = status(engine).vectors
-    if vectors is None:
-        return undone
-    scripts = _scripts()
-    branch = [r for r in revisions(None, vectors) if _is_optional(scripts, r.revision)]
-    needs: set[str] = set()
-    for rev in branch:
-        script = scripts.get_revision(rev.revision)
-        declared = script.dependencies if script is not None else None
-        needs.update((declared,) if isinstance(declared, str) else declared or ())
-    if needs & {r.revision for r in undone}:
-        return branch + undone
-    return undone
-
-
-def _plan_vectors_rollback(engine: Engine, target: str) -> RollbackPlan:
-    """Undo the ``vectors`` branch down to ``target`` (``vectors@base`` removes it)."""
-    cur = status(engine).vectors
-    if cur is None:
-        return RollbackPlan(target=target, revisions=[], rows_lost={})
-    try:
-        undone = revisions(None if target == f"{VECTORS_BRANCH}@base" else target, cur)
-    except CommandError as exc:
-        raise UsageError(f"cannot roll back to {target}: {exc}") from exc
-    undone = [r for r in undone if _is_optional(_scripts(), r.revision)]
-    lost: dict[str, int] = {}
-    with _connect(engine, "count rows") as conn:
-        for rev in undone:
-            for name in rev.creates_tables:
-                lost[name] = int(
-                    conn.execute(select(sa_func.count()).select_from(table(name))).scalar_one()
-                )
     return RollbackPlan(target=target, revisions=undone, rows_lost=lost)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sentinel_db import connection, migrations
+from sentinel_db import connection, migrations, vector_schema
 from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
 from sentinel_db.embeddings import VECTORS_BRANCH
@@ -166,7 +166,7 @@ def migrate(
     if dry_run:
         sql = migrations.pending_sql(db.engine, to)
         if VECTORS_BRANCH in optional and migrations.status(db.engine).vectors is None:
-            migrations.require_vector_extension(db.engine)
+            vector_schema.require_vector_extension(db.engine)
             sql += migrations.upgrade_sql(f"{migrations.head()}:{VECTORS_BRANCH}@head")
         typer.echo(
             sql if sql.strip() else "-- nothing to do: the database is at the target revision"
