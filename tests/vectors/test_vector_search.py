@@ -144,6 +144,8 @@ def test_upsert_embeddings_refuses_bad_vectors_unknown_keys_and_a_second_dimensi
         repo.upsert_embeddings({"1.2": [1.0, float("nan"), 0.0, 0.0]}, model=MODEL)
     with pytest.raises(NotFoundError, match=r"9\.9"):
         repo.upsert_embeddings({"9.9": vector(1, 4)}, model=MODEL)
+    with pytest.raises(DataValidationError, match="empty"):
+        repo.search("firewalls", 3, embedding=[], model=MODEL)
 
 
 def test_model_may_be_left_out_only_when_one_model_has_that_dimension(

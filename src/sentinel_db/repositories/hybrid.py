@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db.embeddings import Embedder
+from sentinel_db.errors import translate
 from sentinel_db.records import FoundBy, Record, SearchHit
-from sentinel_db.repositories.vectors import UpsertCounts, VectorStore
+from sentinel_db.repositories.vectors import MAX_LIMIT, UpsertCounts, VectorStore
 
 RRF_K: Final = 60  # the constant of Cormack et al. (2009); damps the head of each ranking
 LEXICAL_WEIGHT: Final = 1.0
@@ -59,7 +61,10 @@ def hits_for_keys(
 ) -> list[SearchHit[Any]]:
     """Search hits for ``(key, score, found_by)`` in that order, records read in one query."""
     keys = [key for key, _, _ in scored]
-    rows = repo.session.execute(select(repo.model).where(repo.key.in_(keys))).scalars()
+    try:
+        rows = repo.session.execute(select(repo.model).where(repo.key.in_(keys))).scalars()
+    except SQLAlchemyError as exc:
+        raise translate(exc, action=f"read {repo.table.name}") from exc
     by_key = {getattr(row, repo.key_name): row for row in rows}
     hits: list[SearchHit[Any]] = []
     for key, score, found in scored:
@@ -90,7 +95,7 @@ def hybrid_search(
         model = model or embedding.model
         embedding = embedding.embed(text)
     vector = list(embedding)
-    depth = max(2 * limit, FUSION_DEPTH)
+    depth = min(max(2 * limit, FUSION_DEPTH), MAX_LIMIT)
     lexical = repo.search(text, depth) if text.strip() else []
     store = VectorStore(repo.session, repo.table.name)
     nearest = store.nearest(vector, model=store.model_for(len(vector), model), limit=depth)

@@ -175,7 +175,10 @@ class VectorStore:
         nearest first, each with its cosine similarity."""
         if limit < 1 or limit > MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}")
-        values = check_vector(list(vector))
+        try:
+            values = check_vector(list(vector))
+        except ValueError as exc:
+            raise DataValidationError(f"query vector: {exc}") from None
         column, cast = _distance(len(values))
         # Transaction-local: a wider candidate list for recall, and iterative scans so that
         # filtering on the model after the index scan still yields `limit` rows in order.
