@@ -3,7 +3,7 @@
 The main test server may lack pgvector (the PostgreSQL 15 in CI does), so these tests start their
 own embedded server in a temporary folder, migrate a database with ``--with vectors``, and delete
 it all at the end. Tests that commit use ``vector_db`` (emptied around each test); the others use
-``vector_session`` (rolled back).
+``session`` (rolled back), which the ``db`` override below points at this server.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.orm import Session
 
 from sentinel_db import migrations
 from sentinel_db.config import load_settings
@@ -83,14 +82,8 @@ def vector_db(vector_database: Database) -> Iterator[Database]:
     truncate(vector_database)
 
 
-@pytest.fixture
-def vector_session(vector_database: Database) -> Iterator[Session]:
-    """A session in an outer transaction that is rolled back after the test."""
-    with vector_database.engine.connect() as conn:
-        outer = conn.begin()
-        sess = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        try:
-            yield sess
-        finally:
-            sess.close()
-            outer.rollback()
+@pytest.fixture(scope="session")
+def db(vector_database: Database) -> Database:
+    """Here ``db`` is the vectors database, so the main conftest's rolled-back ``session``
+    fixture works on it."""
+    return vector_database

@@ -224,15 +224,15 @@ def _plan(session: Session, dims: int) -> str:
 
 
 def test_a_dimension_gets_its_hnsw_index_once_it_has_enough_vectors_and_queries_use_it(
-    vector_session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed_text(vector_session)
-    repo = PciControlRepository(vector_session)
+    seed_text(session)
+    repo = PciControlRepository(session)
     monkeypatch.setattr(embeddings, "INDEX_MIN_ROWS", 4)
     repo.upsert_embeddings({k: vector(i, 384) for i, k in enumerate(list(CONTROLS)[:3])}, model="m")
-    assert f"ix_{CONTROL_VECTORS}_hnsw_384" not in _plan(vector_session, 384)
+    assert f"ix_{CONTROL_VECTORS}_hnsw_384" not in _plan(session, 384)
     repo.upsert_embeddings({k: vector(i, 384) for i, k in enumerate(CONTROLS)}, model="m")
-    assert f"ix_{CONTROL_VECTORS}_hnsw_384" in _plan(vector_session, 384)
+    assert f"ix_{CONTROL_VECTORS}_hnsw_384" in _plan(session, 384)
 
 
 def test_the_importer_builds_the_index_when_a_file_brings_enough_vectors(

@@ -24,11 +24,9 @@ def _store(session: Session, dims: int, model: str = MODEL) -> dict[str, list[fl
 
 
 @pytest.mark.parametrize("dims", [8, 384], ids=["exact-scan", "hnsw-index"])
-def test_a_query_equal_to_a_stored_vector_ranks_that_row_first(
-    vector_session: Session, dims: int
-) -> None:
-    vectors = _store(vector_session, dims)
-    repo = PciControlRepository(vector_session)
+def test_a_query_equal_to_a_stored_vector_ranks_that_row_first(session: Session, dims: int) -> None:
+    vectors = _store(session, dims)
+    repo = PciControlRepository(session)
     for key, values in vectors.items():
         hits = repo.search("", 3, embedding=values, model=MODEL)
         assert hits[0].record.control_id == key
@@ -36,12 +34,12 @@ def test_a_query_equal_to_a_stored_vector_ranks_that_row_first(
 
 
 def test_similar_to_orders_rows_by_closeness_and_leaves_the_row_itself_out(
-    vector_session: Session,
+    session: Session,
 ) -> None:
-    seed_text(vector_session)
+    seed_text(session)
     base = vector(100, 16)
     far = vector(200, 16)
-    repo = PciControlRepository(vector_session)
+    repo = PciControlRepository(session)
     repo.upsert_embeddings(
         {
             "1.1": base,
@@ -78,10 +76,10 @@ def test_reciprocal_rank_fusion_matches_a_hand_computed_order() -> None:
 
 
 def test_hybrid_search_fuses_both_sides_and_says_which_found_each_hit(
-    vector_session: Session,
+    session: Session,
 ) -> None:
-    vectors = _store(vector_session, 8)
-    repo = PciControlRepository(vector_session)
+    vectors = _store(session, 8)
+    repo = PciControlRepository(session)
     # "authentication" matches 8.3 and 8.4 lexically; the query vector is 10.2's own.
     hits = repo.search("authentication", 10, embedding=vectors["10.2"], model=MODEL)
     by_key = {h.record.control_id: h for h in hits}
@@ -110,17 +108,17 @@ class _FixedEmbedder:
         return self.values
 
 
-def test_an_embedder_handed_to_search_embeds_the_question_itself(vector_session: Session) -> None:
-    vectors = _store(vector_session, 8)
+def test_an_embedder_handed_to_search_embeds_the_question_itself(session: Session) -> None:
+    vectors = _store(session, 8)
     embedder = _FixedEmbedder(vectors["3.4"])
-    hits = PciControlRepository(vector_session).search("unreadable", 5, embedding=embedder)
+    hits = PciControlRepository(session).search("unreadable", 5, embedding=embedder)
     assert embedder.seen == ["unreadable"]
     assert hits[0].record.control_id == "3.4" and hits[0].found_by == "both"
 
 
-def test_upsert_embeddings_counts_and_is_idempotent(vector_session: Session) -> None:
-    seed_text(vector_session)
-    repo = AwsConfigRuleRepository(vector_session)
+def test_upsert_embeddings_counts_and_is_idempotent(session: Session) -> None:
+    seed_text(session)
+    repo = AwsConfigRuleRepository(session)
     first = repo.upsert_embeddings({"restricted-ssh": vector(1, 4)}, model=MODEL)
     again = repo.upsert_embeddings({"restricted-ssh": vector(1, 4)}, model=MODEL)
     changed = repo.upsert_embeddings(
@@ -133,10 +131,10 @@ def test_upsert_embeddings_counts_and_is_idempotent(vector_session: Session) -> 
 
 
 def test_upsert_embeddings_refuses_bad_vectors_unknown_keys_and_a_second_dimension(
-    vector_session: Session,
+    session: Session,
 ) -> None:
-    seed_text(vector_session)
-    repo = PciControlRepository(vector_session)
+    seed_text(session)
+    repo = PciControlRepository(session)
     repo.upsert_embeddings({"1.1": vector(1, 4)}, model=MODEL)
     with pytest.raises(DataValidationError, match="one dimension"):
         repo.upsert_embeddings({"1.2": vector(1, 5)}, model=MODEL)
@@ -149,10 +147,10 @@ def test_upsert_embeddings_refuses_bad_vectors_unknown_keys_and_a_second_dimensi
 
 
 def test_model_may_be_left_out_only_when_one_model_has_that_dimension(
-    vector_session: Session,
+    session: Session,
 ) -> None:
-    vectors = _store(vector_session, 8)
-    repo = PciControlRepository(vector_session)
+    vectors = _store(session, 8)
+    repo = PciControlRepository(session)
     assert repo.search("", 1, embedding=vectors["1.1"])[0].record.control_id == "1.1"
     repo.upsert_embeddings({"1.1": vector(7, 8)}, model="other-model")
     with pytest.raises(UsageError, match="several models"):
@@ -162,11 +160,11 @@ def test_model_may_be_left_out_only_when_one_model_has_that_dimension(
     assert repo.similar_to("1.1", 1, model="other-model") == []
 
 
-def test_stats_count_vectors_per_model_and_the_stale_ones(vector_session: Session) -> None:
-    _store(vector_session, 8)
-    repo = PciControlRepository(vector_session)
+def test_stats_count_vectors_per_model_and_the_stale_ones(session: Session) -> None:
+    _store(session, 8)
+    repo = PciControlRepository(session)
     repo.update("1.1", chunk="A rewritten text, so its vector no longer matches")
-    stats = vector_stats(vector_session)
+    stats = vector_stats(session)
     assert stats is not None
     [controls] = [s for s in stats if s.table == "pci_dss_controls_embeddings"]
     assert (controls.model, controls.dimensions, controls.vectors, controls.stale) == (
@@ -176,5 +174,5 @@ def test_stats_count_vectors_per_model_and_the_stale_ones(vector_session: Sessio
         1,
     )
     repo.upsert_embeddings({"1.1": vector(9, 8)}, model=MODEL)  # embedded again: fresh
-    stats = vector_stats(vector_session)
+    stats = vector_stats(session)
     assert stats is not None and stats[0].stale == 0
