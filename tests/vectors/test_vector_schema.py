@@ -151,6 +151,20 @@ def test_rolling_the_vectors_branch_back_leaves_the_rest_byte_identical(
     assert migrations.status(db.engine).vectors is None
 
 
+def test_a_whole_schema_rollback_keeps_the_vectors_unless_it_goes_to_base(fresh: URL) -> None:
+    engine = Database.from_url(fresh, load_settings(None)).engine
+    migrations.upgrade(engine, with_vectors=True)
+    partial = rollback.plan_rollback(engine, to="0007")
+    assert "v0001" not in [r.revision for r in partial.revisions]
+    assert rollback.run_rollback(engine, partial).vectors == "v0001"
+    everything = rollback.plan_rollback(engine, to="base")
+    assert "v0001" in [r.revision for r in everything.revisions]
+    after = rollback.run_rollback(engine, everything)
+    assert (after.heads, after.vectors) == ((), None)
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT to_regclass('{CONTROL_VECTORS}')")).scalar() is None
+
+
 def test_the_extension_goes_into_the_extensions_schema_when_there_is_one(fresh: URL) -> None:
     with psycopg.connect(libpq(fresh), autocommit=True) as conn:
         conn.execute("CREATE SCHEMA extensions")
