@@ -100,6 +100,12 @@ def test_dry_run_prints_sql_and_changes_nothing(
     db = Database.from_url(fresh_database, load_settings(None))
     assert migrations.status(db.engine).current is None
     assert not any(migrations.existing_tables(db.engine).values())
+    # From an older revision too: "head" is the core head, not the optional vectors branch's.
+    migrations.upgrade(db.engine, "0007")
+    partial = run_cli(capsys, "db", "migrate", "--dry-run")
+    assert partial.exit_code == 0, partial.output
+    assert f"'{migrations.head()}'" in partial.stdout and "v0001" not in partial.stdout
+    assert migrations.status(db.engine).current == "0007"
 
 
 def test_migrate_validate_then_status_reports_head(

@@ -408,7 +408,7 @@ def pending_sql(engine: Engine, revision: str = "head") -> str:
             "a dry run can only start from one revision",
             hint="run `sentinel-db migrate` to bring it back to head",
         )
-    return upgrade_sql(f"{heads[0]}:{revision}" if heads else revision)
+    return upgrade_sql(f"{heads[0]}:{target}" if heads else target)
 
 
 def drift(engine: Engine) -> list[Any]:
