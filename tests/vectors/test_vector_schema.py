@@ -75,6 +75,11 @@ def test_migrate_with_vectors_adds_the_branch_and_plain_migrate_leaves_it_alone(
     fresh: URL, cli_on: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli_on(fresh)  # type: ignore[operator]
+    dry = run_cli(capsys, "migrate", "--with", "vectors", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "CREATE TABLE pci_dss_controls (" in dry.stdout
+    assert f"CREATE TABLE {CONTROL_VECTORS} (" in dry.stdout
+    assert migrations.status(Database.from_url(fresh, load_settings(None)).engine).heads == ()
     result = run_cli(capsys, "migrate", "--with", "vectors")
     assert result.exit_code == 0, result.output
     assert "vectors: none -> v0001" in result.stderr
