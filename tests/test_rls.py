@@ -167,7 +167,7 @@ def test_migration_without_supabase_roles_enables_rls_and_creates_no_policy(
         outer = conn.begin()
         for role in ("anon", "authenticated"):
             conn.exec_driver_sql(f"ALTER ROLE {role} RENAME TO {role}{hidden}")
-        command.upgrade(migrations.make_config(connection=conn), "head")
+        command.upgrade(migrations.make_config(connection=conn), migrations.head())
         state = security.inspect_security(conn)
         outer.rollback()
     assert [t.name for t in state.tables] == list(ALL_TABLES)

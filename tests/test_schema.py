@@ -104,4 +104,12 @@ def test_every_merge_lists_only_branch_tips() -> None:
                     script.revision,
                     parent,
                 )
-    assert len(scripts.get_heads()) == 1
+    # One core head; the optional vectors branch is the only other, and stands alone.
+    core = [h for h in scripts.get_heads() if h not in migrations.optional_revisions()]
+    assert core == [migrations.head()]
+    others = set(scripts.get_heads()) - set(core)
+    assert len(others) == 1 and others <= migrations.optional_revisions()
+    for revision in migrations.optional_revisions():
+        script = scripts.get_revision(revision)
+        assert script is not None and not script.dependencies
+        assert not set(migrations.ancestors((revision,))) - migrations.optional_revisions()

@@ -220,7 +220,7 @@ def test_database_stamped_0007_upgrades_in_place_and_downgrades_back(
             )
         )
     proc = subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "upgrade", migrations.head()],
         cwd=REPO_ROOT,
         env=_env(fresh_database),
         capture_output=True,

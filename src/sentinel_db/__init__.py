@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sentinel_db.config import Settings, get_settings, load_settings, mask_url
     from sentinel_db.db import Database
+    from sentinel_db.embeddings import Embedder
     from sentinel_db.errors import (
         ConfigError,
         ConnectionFailedError,
@@ -41,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "load_settings": "config",
     "mask_url": "config",
     "Database": "db",
+    "Embedder": "embeddings",
     "ConfigError": "errors",
     "ConnectionFailedError": "errors",
     "DataValidationError": "errors",
@@ -98,6 +100,7 @@ __all__ = [
     "DataValidationError",
     "Database",
     "DuplicateError",
+    "Embedder",
     "ImportValidationError",
     "MigrationError",
     "NotFoundError",

@@ -1,8 +1,8 @@
 """Database lints for sentinel-db's objects, modelled on Supabase's database advisor ("splinter").
 
 Each check reads the catalog only and reports a :class:`Finding` at the advisor's level (ERROR or
-WARN). Only sentinel-db's objects are judged: its tables (reference tables in the current schema,
-bookkeeping in ``sentinel_db``), views over them, functions in the ``sentinel_db`` schema or
+WARN). Only sentinel-db's objects are judged: its tables (reference tables, and the optional
+embeddings tables when they exist, in the current schema; bookkeeping in ``sentinel_db``), views over them, functions in the ``sentinel_db`` schema or
 behind triggers on its tables, and extensions installed in ``public``. The schemas the Data API
 serves are PostgREST's ``pgrst.db_schemas`` when set, else ``public``.
 
@@ -19,7 +19,11 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from sentinel_db.access import ANON_POLICY, API_ROLES, FORBIDDEN_PRIVILEGES
+from sentinel_db.embeddings import EMBEDDING_TABLES
 from sentinel_db.models import BOOKKEEPING_SCHEMA, REFERENCE_TABLES, SCHEMA_BY_TABLE
+
+# Tables the Data API may read: the reference tables and the optional embeddings tables.
+API_TABLES: tuple[str, ...] = (*REFERENCE_TABLES, *EMBEDDING_TABLES)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ _OURS = """
 
 def _params() -> dict[str, Any]:
     return {
-        "reference": list(REFERENCE_TABLES),
+        "reference": list(API_TABLES),
         "bookkeeping": list(_BOOKKEEPING),
         "schema": BOOKKEEPING_SCHEMA,
     }

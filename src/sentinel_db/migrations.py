@@ -26,6 +26,12 @@ restored on its own:
   branches: Alembic fails on it in this graph.
 - **Security**: a table the API may read calls ``sentinel_db.access.protect_api_table(name)``
   in its revision; a bookkeeping table calls ``protect_private_table("sentinel_db.name")``.
+- **Optional branches** stand apart from that merge: the ``vectors`` branch (pgvector tables)
+  starts at ``down_revision = None`` with ``branch_labels = ("vectors",)``, names no other
+  branch and has no foreign key into the tables, so it is a second head that ``head()``,
+  :func:`status` and plain ``migrate`` leave out. ``migrate --with vectors`` applies it (and
+  ``alembic upgrade heads`` applies everything); ``rollback --to vectors@base`` removes it, and
+  rolling back a table never touches it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from alembic import command
+from sentinel_db.embeddings import VECTORS_BRANCH
 from sentinel_db.errors import MigrationError, translate
 from sentinel_db.models import ALL_TABLES, BOOKKEEPING_SCHEMA, SCHEMA_BY_TABLE, Base
 
@@ -140,9 +147,28 @@ def make_script_directory() -> ScriptDirectory:
 _scripts = make_script_directory
 
 
+@functools.lru_cache(maxsize=1)
+def optional_revisions() -> frozenset[str]:
+    """The revisions of the optional ``vectors`` branch (never part of the core schema)."""
+    scripts = _scripts()
+    roots = [
+        s.revision
+        for s in scripts.walk_revisions()
+        if s.down_revision is None and VECTORS_BRANCH in (s.branch_labels or ())
+    ]
+    found: set[str] = set()
+    todo = list(roots)
+    while todo:
+        script = scripts.get_revision(todo.pop())
+        if script is not None and script.revision not in found:
+            found.add(script.revision)
+            todo.extend(script.nextrev)
+    return frozenset(found)
+
+
 def head() -> str:
-    """The newest revision id (the history always ends in one merge)."""
-    heads = _scripts().get_heads()
+    """The newest core revision id (the history ends in one merge; optional branches aside)."""
+    heads = [h for h in _scripts().get_heads() if h not in optional_revisions()]
     if len(heads) != 1:
         raise MigrationError(f"expected one head revision, found {len(heads)}")
     return heads[0]
@@ -155,9 +181,20 @@ def current_heads(conn: Connection) -> tuple[str, ...]:
     return tuple(sorted(ctx.get_current_heads()))
 
 
+def core_heads(conn: Connection) -> tuple[str, ...]:
+    """:func:`current_heads` without the optional branches."""
+    return tuple(h for h in current_heads(conn) if h not in optional_revisions())
+
+
 def current(conn: Connection) -> str | None:
-    """The revision(s) the database is at, comma-separated (``None`` when never migrated)."""
-    return ", ".join(current_heads(conn)) or None
+    """The core revision(s) the database is at, comma-separated (``None`` when never migrated)."""
+    return ", ".join(core_heads(conn)) or None
+
+
+def current_vectors(conn: Connection) -> str | None:
+    """The ``vectors`` branch revision the database is at (``None`` when not applied)."""
+    found = [h for h in current_heads(conn) if h in optional_revisions()]
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -189,11 +226,12 @@ def all_revisions() -> list[RevisionInfo]:
 
 @dataclass
 class Status:
-    """Where a database stands against the scripts."""
+    """Where a database stands against the scripts (core heads; ``vectors`` apart)."""
 
     heads: tuple[str, ...]
     head: str
     pending: list[RevisionInfo] = field(default_factory=list)
+    vectors: str | None = None
 
     @property
     def current(self) -> str | None:
@@ -207,12 +245,16 @@ class Status:
 
 
 def status(engine: Engine) -> Status:
-    """Current revision(s), head, and the revisions still to apply (oldest first)."""
+    """Current core revision(s), head, the core revisions still to apply (oldest first), and
+    the ``vectors`` revision when that branch is applied."""
     with connect(engine, "read the schema revision") as conn:
-        heads = current_heads(conn)
+        every = current_heads(conn)
+    optional = optional_revisions()
+    heads = tuple(h for h in every if h not in optional)
+    vectors = next((h for h in every if h in optional), None)
     applied = ancestors(heads)
-    pending = [r for r in reversed(all_revisions()) if r.revision not in applied]
-    return Status(heads=heads, head=head(), pending=pending)
+    pending = [r for r in reversed(all_revisions()) if r.revision not in applied | optional]
+    return Status(heads=heads, head=head(), pending=pending, vectors=vectors)
 
 
 @contextmanager
@@ -240,15 +282,65 @@ def _run(
         raise translate(exc, action=action) from exc
 
 
-def upgrade(engine: Engine, revision: str = "head", *, rls_anon_read: bool | None = None) -> Status:
-    """Upgrade to ``revision`` (default head) under the migration lock; returns the new status.
+def upgrade(
+    engine: Engine,
+    revision: str = "head",
+    *,
+    rls_anon_read: bool | None = None,
+    with_vectors: bool = False,
+) -> Status:
+    """Upgrade to ``revision`` (default: the core head) under the migration lock.
 
     From any partial state (a table rolled back) this brings every branch to ``revision``.
     ``rls_anon_read`` overrides the ``RLS_ANON_READ`` setting the security revisions read.
+    ``with_vectors`` also applies the optional ``vectors`` branch, in the same transaction.
+    Returns the new status.
+
+    Raises:
+        MigrationError: ``with_vectors`` on a server without pgvector (nothing is changed).
     """
     attributes = {} if rls_anon_read is None else {"rls_anon_read": rls_anon_read}
-    _run(engine, "migrate", lambda cfg, _: command.upgrade(cfg, revision), attributes=attributes)
+    target = head() if revision == "head" else revision
+    if with_vectors:
+        require_vector_extension(engine)
+
+    def steps(cfg: Config, _: Connection) -> None:
+        command.upgrade(cfg, target)
+        if with_vectors:
+            command.upgrade(cfg, f"{VECTORS_BRANCH}@head")
+
+    _run(engine, "migrate", steps, attributes=attributes)
+    if with_vectors:
+        build_vector_indexes(engine)
     return status(engine)
+
+
+def require_vector_extension(engine: Engine) -> None:
+    """Raise unless the server has pgvector.
+
+    Raises:
+        MigrationError: it has not; the message names the extension and how to get it.
+    """
+    from sentinel_db.embeddings import extension_available, missing_extension_message
+
+    with connect(engine, "look for the vector extension") as conn:
+        if not extension_available(conn):
+            message, hint = missing_extension_message(conn)
+            raise MigrationError(message, hint=hint)
+
+
+def build_vector_indexes(engine: Engine) -> list[str]:
+    """Build the HNSW indexes that the stored vectors call for and lack; returns their names."""
+    from sqlalchemy.orm import Session
+
+    from sentinel_db.embeddings import TARGETS, index_name
+    from sentinel_db.repositories.vectors import build_missing_indexes
+
+    built: list[str] = []
+    with Session(engine) as session, session.begin():
+        for parent, target in TARGETS.items():
+            built += [index_name(target.table, d) for d in build_missing_indexes(session, parent)]
+    return built
 
 
 def downgrade(engine: Engine, revision: str) -> Status:
@@ -256,10 +348,12 @@ def downgrade(engine: Engine, revision: str) -> Status:
 
     Alembic's ``downgrade REV`` only removes REV's descendants; revisions on other branches
     that REV does not include are then taken off one head at a time, in the same transaction.
+    The optional ``vectors`` branch depends on no table, so it stays unless ``revision`` is
+    ``base``.
     """
 
     def steps(cfg: Config, conn: Connection) -> None:
-        keep = set() if revision == "base" else ancestors((revision,))
+        keep = set() if revision == "base" else ancestors((revision,)) | optional_revisions()
         command.downgrade(cfg, revision)
         while extra := [h for h in current_heads(conn) if h not in keep]:
             command.downgrade(cfg, f"{extra[0]}@-1")
@@ -293,6 +387,8 @@ def downgrade_branch(engine: Engine, target: str) -> Status:
 def upgrade_sql(revision_range: str = "head") -> str:
     """The SQL an upgrade would run (Alembic offline mode); nothing is executed."""
     out = io.StringIO()
+    if revision_range == "head":
+        revision_range = head()
     try:
         command.upgrade(make_config(output=out), revision_range, sql=True)
     except CommandError as exc:
@@ -312,7 +408,7 @@ def pending_sql(engine: Engine, revision: str = "head") -> str:
             "a dry run can only start from one revision",
             hint="run `sentinel-db migrate` to bring it back to head",
         )
-    return upgrade_sql(f"{heads[0]}:{revision}" if heads else revision)
+    return upgrade_sql(f"{heads[0]}:{target}" if heads else target)
 
 
 def drift(engine: Engine) -> list[Any]:

@@ -7,7 +7,7 @@ classes); records call it ``metadata``, as the CSV files and JSON output do.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -105,14 +105,18 @@ def rule_name_of(entry: Any) -> str | None:
 RecordT = TypeVar("RecordT", bound=Record)
 
 
+FoundBy = Literal["lexical", "vector", "both"]
+
+
 class SearchHit(BaseModel, Generic[RecordT]):
-    """One full-text search result: the record, its rank and a highlighted snippet."""
+    """One search result: the record, its rank, a snippet, and which ranking found it."""
 
     model_config = ConfigDict(frozen=True)
 
     record: RecordT
     rank: float
     snippet: str
+    found_by: FoundBy = "lexical"
 
 
 class MappedRule(BaseModel):

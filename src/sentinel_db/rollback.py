@@ -1,7 +1,8 @@
 """Planning and running a rollback: by table (its branch only) or of the whole schema.
 
 Nothing here knows revision ids: a table's branch is found through the revision that declares
-``creates_tables``, and its branch label, as ``sentinel_db.migrations`` documents.
+``creates_tables``, and its branch label, as ``sentinel_db.migrations`` documents. The optional
+``vectors`` branch is rolled back on its own with ``--to vectors@base`` (or ``vectors@REV``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass, field
 
 from alembic.script import Script
 from alembic.util import CommandError
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from sentinel_db import migrations
+from sentinel_db.embeddings import VECTORS_BRANCH
 from sentinel_db.errors import MigrationError, UsageError
 from sentinel_db.models import ALL_TABLES
 
@@ -76,7 +78,10 @@ def plan_rollback(
     """
     if bool(tables) == (to is not None):
         raise UsageError("give either table names or --to REV")
-    heads = migrations.status(engine).heads
+    if to is not None and to.startswith(f"{VECTORS_BRANCH}@"):
+        return _plan_vectors(engine, to)
+    state = migrations.status(engine)
+    heads = state.heads
     applied = migrations.ancestors(heads)
     branches: list[tuple[str, str]] = []
     if tables:
@@ -97,11 +102,30 @@ def plan_rollback(
         except CommandError as exc:
             raise UsageError(f"cannot roll back to {to}: {exc}") from exc
         remove = applied - keep
+        if to == "base" and state.vectors is not None:
+            remove |= migrations.ancestors((state.vectors,))  # base removes every branch
         target = to
     undone = [r for r in migrations.all_revisions() if r.revision in remove]
     return RollbackPlan(
         target=target, revisions=undone, rows_lost=_rows_lost(engine, undone), branches=branches
     )
+
+
+def _plan_vectors(engine: Engine, to: str) -> RollbackPlan:
+    """Undo the ``vectors`` branch down to ``to`` (``vectors@base`` removes it)."""
+    vectors = migrations.status(engine).vectors
+    if vectors is None:
+        return RollbackPlan(target=to, revisions=[], rows_lost={})
+    rev = to.partition("@")[2]
+    try:
+        keep = set() if rev == "base" else migrations.ancestors((rev,))
+    except CommandError as exc:
+        raise UsageError(f"cannot roll back to {to}: {exc}") from exc
+    if not keep <= migrations.optional_revisions():
+        raise UsageError(f"{rev} is not a revision of the {VECTORS_BRANCH} branch")
+    remove = migrations.ancestors((vectors,)) - keep
+    undone = [r for r in migrations.all_revisions() if r.revision in remove]
+    return RollbackPlan(target=to, revisions=undone, rows_lost=_rows_lost(engine, undone))
 
 
 def _rows_lost(engine: Engine, undone: list[migrations.RevisionInfo]) -> dict[str, int]:
@@ -110,7 +134,7 @@ def _rows_lost(engine: Engine, undone: list[migrations.RevisionInfo]) -> dict[st
     with migrations.connect(engine, "count rows") as conn:
         where = migrations.locate_tables(conn)
         for name in sorted(names):
-            qualified = where.get(name)
+            qualified = where.get(name) if name in where else _locate(conn, name)
             if qualified is not None:
                 # ``qualified`` comes from to_regclass, i.e. the catalog, never from user input.
                 lost[name] = int(
@@ -119,8 +143,18 @@ def _rows_lost(engine: Engine, undone: list[migrations.RevisionInfo]) -> dict[st
     return lost
 
 
+def _locate(conn: Connection, name: str) -> str | None:
+    """The SQL name of a table outside the models (an optional branch's), or ``None``."""
+    found = conn.execute(text("SELECT to_regclass(:name)::text"), {"name": name}).scalar()
+    return None if found is None else str(found)
+
+
 def run_rollback(engine: Engine, plan: RollbackPlan) -> migrations.Status:
     """Carry out ``plan`` in one transaction under the migration lock."""
+    if plan.target.startswith(f"{VECTORS_BRANCH}@"):
+        if not plan.revisions:
+            return migrations.status(engine)
+        return migrations.downgrade_branch(engine, plan.target)
     if plan.by_table:
         return migrations.downgrade_branches(engine, plan.branches)
     return migrations.downgrade(engine, plan.target)

@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from sentinel_db.embeddings import MODEL_MAX, parse_vector, vector_literal
+
 CONTROL_ID_MAX: Final = 20
 CONFIG_RULE_MAX: Final = 100
 # 1, 1.2, 12.3.4, A1, A1.1.2, A3.2.5.1: a requirement number (or appendix A1-A9), then parts.
@@ -267,10 +269,50 @@ class PciAwsConfigMappingRow(_Row):
         return parsed
 
 
+class _EmbeddingRow(_Row):
+    model: str = Field(min_length=1, max_length=MODEL_MAX)
+    embedding: str
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _trim_model(cls, value: object, info: ValidationInfo) -> object:
+        return _trim_key(value, "model", info) if isinstance(value, str) else value
+
+    @field_validator("embedding", mode="before")
+    @classmethod
+    def _vector(cls, value: object) -> object:
+        # Normalised to pgvector's text form, so COPY never meets a value it cannot parse.
+        return vector_literal(parse_vector(value))
+
+
+class PciControlEmbeddingRow(_EmbeddingRow):
+    """One row of ``pci_dss_controls_embeddings.csv``: a control's vector from one model."""
+
+    control_id: str = Field(max_length=CONTROL_ID_MAX, pattern=CONTROL_ID_PATTERN)
+
+    @field_validator("control_id", mode="before")
+    @classmethod
+    def _trim_control_id(cls, value: object, info: ValidationInfo) -> object:
+        return _trim_key(value, "control_id", info) if isinstance(value, str) else value
+
+
+class AwsConfigRuleEmbeddingRow(_EmbeddingRow):
+    """One row of ``aws_config_rules_guidance_embeddings.csv``: a rule's vector from one model."""
+
+    config_rule: str = Field(min_length=1, max_length=CONFIG_RULE_MAX)
+
+    @field_validator("config_rule", mode="before")
+    @classmethod
+    def _trim_rule(cls, value: object, info: ValidationInfo) -> object:
+        return _trim_key(value, "config_rule", info) if isinstance(value, str) else value
+
+
 ROW_MODELS: Final[dict[str, type[_Row]]] = {
     "pci_dss_controls": PciControlRow,
     "aws_config_rules_guidance": AwsConfigRuleRow,
     "pci_aws_config_rule_mappings": PciAwsConfigMappingRow,
+    "pci_dss_controls_embeddings": PciControlEmbeddingRow,
+    "aws_config_rules_guidance_embeddings": AwsConfigRuleEmbeddingRow,
 }
 
 _FRIENDLY: Final = {

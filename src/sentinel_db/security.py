@@ -18,8 +18,11 @@ from sentinel_db.access import API_ROLES
 from sentinel_db.access import AUTHENTICATED_POLICY as AUTHENTICATED_POLICY
 from sentinel_db.db import Database
 from sentinel_db.errors import translate
-from sentinel_db.lints import lint
-from sentinel_db.models import ALL_TABLES, BOOKKEEPING_SCHEMA, REFERENCE_TABLES
+from sentinel_db.lints import API_TABLES, lint
+from sentinel_db.models import ALL_TABLES, BOOKKEEPING_SCHEMA
+
+# Every table whose security is inspected and reapplied (the embeddings tables when present).
+_KNOWN_TABLES: tuple[str, ...] = (*ALL_TABLES, *(t for t in API_TABLES if t not in ALL_TABLES))
 
 SUPABASE_ROLES = API_ROLES
 # Findings that mean the schema itself is not what the revisions made (``db check`` fails on them).
@@ -84,14 +87,14 @@ class SecurityState:
         missing = []
         for table in self.tables:
             names = {p.name for p in table.policies}
-            if table.name in REFERENCE_TABLES and AUTHENTICATED_POLICY not in names:
+            if table.name in API_TABLES and AUTHENTICATED_POLICY not in names:
                 missing.append(f"{table.name}.{AUTHENTICATED_POLICY}")
         return missing
 
 
 def inspect_security(conn: Connection) -> SecurityState:
     """Read RLS flags, policies and Supabase roles over ``conn``."""
-    params = {"tables": list(ALL_TABLES), "schema": BOOKKEEPING_SCHEMA}
+    params = {"tables": list(_KNOWN_TABLES), "schema": BOOKKEEPING_SCHEMA}
     tables = {
         name: TableSecurity(name=name, schema=schema, rls_enabled=bool(enabled))
         for name, enabled, schema in conn.execute(_TABLES_SQL, params)
@@ -99,7 +102,7 @@ def inspect_security(conn: Connection) -> SecurityState:
     for table, name, command, roles in conn.execute(_POLICIES_SQL, params):
         tables[table].policies.append(Policy(str(name), str(command), tuple(roles or ())))
     roles = {str(r) for (r,) in conn.execute(_ROLES_SQL, {"roles": list(SUPABASE_ROLES)})}
-    ordered = [tables[name] for name in ALL_TABLES if name in tables]
+    ordered = [tables[name] for name in _KNOWN_TABLES if name in tables]
     return SecurityState(tables=ordered, roles=roles)
 
 
@@ -120,7 +123,7 @@ def policy_statements(state: SecurityState, *, anon_read: bool) -> list[str]:
     """SQL that gives every existing table the access model; safe to run again (idempotent)."""
     statements: list[str] = []
     for table in state.tables:
-        if table.name in REFERENCE_TABLES:
+        if table.name in API_TABLES:
             statements += access.api_table_sql(table.name, anon_read=anon_read)
         else:
             statements += access.private_table_sql(table.sql_name)
@@ -189,7 +192,7 @@ def check_report(db: Database) -> dict[str, list[str]]:
         warnings.append(message)
         schema_warnings.append(message)
     for table in state.tables:
-        if table.name not in REFERENCE_TABLES:
+        if table.name not in API_TABLES:
             exposed = [p.name for p in table.policies if set(p.roles) & {"anon", "authenticated"}]
             if exposed:
                 message = (

@@ -1,4 +1,4 @@
-"""`data` commands: list, show, search, clear, seed, stats, export."""
+"""`data` commands: list, show, search, similar, clear, seed, stats, export."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from sentinel_db.cli.render import (
     render,
     to_json,
 )
+from sentinel_db.cli.vectors_cmd import print_vector_stats, similar
 
 if TYPE_CHECKING:
     from sentinel_db.repositories.stats import DatabaseStats, LastImport
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
+app.command()(similar)
 
 TableArg = Annotated[
     str,
@@ -327,6 +329,7 @@ def stats(
         print_json(data)
         return
     _stats_text(result)
+    print_vector_stats(result.vectors)
 
 
 @app.command()

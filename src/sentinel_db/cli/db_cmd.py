@@ -146,11 +146,27 @@ def migrate(
         bool,
         typer.Option("--validate", help="Afterwards, compare the live schema with the models."),
     ] = False,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="Also apply an optional part of the schema: vectors (needs pgvector).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Upgrade the schema to head (or --to REV)."""
+    """Upgrade the schema to head (or --to REV); --with vectors adds the pgvector tables."""
     from sentinel_db import migrations
+    from sentinel_db.embeddings import VECTORS_BRANCH
+    from sentinel_db.errors import UsageError
 
     state = get_state(ctx)
+    optional = {name.strip().lower() for name in with_ or ()}
+    if optional - {VECTORS_BRANCH}:
+        raise UsageError(
+            f"unknown --with {', '.join(sorted(optional - {VECTORS_BRANCH}))}; "
+            f"optional parts: {VECTORS_BRANCH}"
+        )
     db = state.database()
     if db.is_pooler:
         warn(
@@ -159,16 +175,26 @@ def migrate(
         )
     if dry_run:
         sql = migrations.pending_sql(db.engine, to)
+        if VECTORS_BRANCH in optional and migrations.status(db.engine).vectors is None:
+            migrations.require_vector_extension(db.engine)
+            sql += migrations.upgrade_sql(f"{migrations.head()}:{VECTORS_BRANCH}@head")
         typer.echo(
             sql if sql.strip() else "-- nothing to do: the database is at the target revision"
         )
         return
-    before = migrations.status(db.engine).current
-    after = migrations.upgrade(db.engine, to, rls_anon_read=state.settings().rls_anon_read)
-    if before == after.current:
+    before = migrations.status(db.engine)
+    after = migrations.upgrade(
+        db.engine,
+        to,
+        rls_anon_read=state.settings().rls_anon_read,
+        with_vectors=VECTORS_BRANCH in optional,
+    )
+    if before.current == after.current:
         info(f"already at {after.current or 'base'}; nothing to do", quiet=state.quiet)
     else:
-        info(f"migrated {before or 'base'} -> {after.current}", quiet=state.quiet)
+        info(f"migrated {before.current or 'base'} -> {after.current}", quiet=state.quiet)
+    if VECTORS_BRANCH in optional and before.vectors != after.vectors:
+        info(f"vectors: {before.vectors or 'none'} -> {after.vectors}", quiet=state.quiet)
     if validate:
         _validate(db, state.quiet)
 
@@ -204,7 +230,10 @@ def rollback(
         ),
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="Downgrade to this revision (base = all).")
+        str | None,
+        typer.Option(
+            "--to", help="Downgrade to this revision (base = all; vectors@base = the vectors only)."
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
@@ -225,7 +254,11 @@ def rollback(
         info("declined: nothing changed")
         raise typer.Exit(_FAILED)
     after = rollback_plan.run_rollback(db.engine, plan)
-    info(f"now at {after.current or 'base'}", quiet=state.quiet)
+    info(
+        f"now at {after.current or 'base'}"
+        + (f"; vectors at {after.vectors}" if after.vectors else ""),
+        quiet=state.quiet,
+    )
     if plan.by_table:
         info(
             "other tables are unchanged; `sentinel-db migrate` restores what was removed",
@@ -245,11 +278,13 @@ def db_status(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None
                 "current": state.current,
                 "head": state.head,
                 "pending": [{"revision": r.revision, "message": r.message} for r in state.pending],
+                "vectors": state.vectors,
             }
         )
         return
     out.print(f"current: {state.current or 'base (not migrated)'}", markup=False, highlight=False)
     out.print(f"head:    {state.head}", markup=False, highlight=False)
+    out.print(f"vectors: {state.vectors or 'not installed'}", markup=False, highlight=False)
     if state.pending:
         out.print("pending:", markup=False)
         for rev in state.pending:

@@ -14,6 +14,8 @@ FILE_NAMES: dict[str, str] = {
     "aws_config_rules_guidance.csv": "aws_config_rules_guidance",
     "pci_aws_config_rule_mapping.csv": "pci_aws_config_rule_mappings",
     "pci_aws_config_rule_mappings.csv": "pci_aws_config_rule_mappings",
+    "pci_dss_controls_embeddings.csv": "pci_dss_controls_embeddings",
+    "aws_config_rules_guidance_embeddings.csv": "aws_config_rules_guidance_embeddings",
 }
 REJECT_SUFFIX = ".rejects.csv"
 REJECT_ERRORS_SUFFIX = ".rejects.errors.csv"

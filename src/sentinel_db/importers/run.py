@@ -16,11 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db.config import get_settings
 from sentinel_db.db import Database
+from sentinel_db.embeddings import EMBEDDING_TABLES
 from sentinel_db.errors import ExitCode, MigrationError, SentinelDBError, translate
 from sentinel_db.importers import history as history
 from sentinel_db.importers.copy_failure import locate_refused_row
+from sentinel_db.importers.embeddings import make_stage, stale_vectors
 from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
-from sentinel_db.importers.load import Stage
 from sentinel_db.importers.reader import CsvStream, FileProblem, sha256_of
 from sentinel_db.importers.rejects import RejectSink
 from sentinel_db.importers.report import (
@@ -96,7 +97,7 @@ class _FileJob:
     ) -> None:
         self.conn, self.path, self.spec = conn, path, spec
         self.options, self.rejects, self.report, self.progress = options, rejects, report, progress
-        self.stage = Stage(conn, spec, number)
+        self.stage = make_stage(conn, spec, number)
         self.settings = get_settings()
         self.total_bytes = 0
 
@@ -153,7 +154,7 @@ class _FileJob:
         self.stage.lock()
         self._phase(PHASE_CHECKS)
         self.stage.check_duplicates(has_ids=has_ids)
-        if self.spec.name == "pci_aws_config_rule_mappings":
+        if self.spec.name == "pci_aws_config_rule_mappings" or self.spec.name in EMBEDDING_TABLES:
             self.stage.check_references(strict=options.strict)
         self._collect_issues()
         if options.all_or_nothing and report.rejected:
@@ -164,6 +165,17 @@ class _FileJob:
             counts.updated,
             counts.unchanged,
         )
+        if counts.updated:
+            stale = stale_vectors(self.conn, self.spec.name)
+            if stale:
+                report.warn(
+                    self._problem(
+                        None,
+                        "chunk",
+                        f"{stale} stored vector(s) no longer match their text "
+                        "(stale): embed them again",
+                    )
+                )
         self._phase(PHASE_ROLLBACK if options.dry_run else PHASE_COMMIT)
 
     def _copy(

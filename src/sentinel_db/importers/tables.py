@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sentinel_db.embeddings import TARGETS
 from sentinel_db.errors import UsageError
 from sentinel_db.schemas import ROW_MODELS
 
@@ -59,6 +60,20 @@ TABLES: dict[str, TableSpec] = {
             checks="control_id: PCI DSS id shape, <= 20 chars; config_rules: JSON array of rule "
             "names or objects with 'rule'/'rule_name' (numeric 'weight' optional); "
             "id: blank or a UUID; controls and rules should exist (warnings; errors with --strict)",
+        ),
+        *(
+            TableSpec(
+                name=target.table,
+                key=target.key,
+                columns=(target.key, "model", "embedding"),
+                required=(target.key, "model", "embedding"),
+                types=("text", "text", "vector"),
+                order=3 + number,
+                checks=f"{target.key}: as in {target.parent}, should exist there (warning, "
+                "row skipped; error with --strict); model: non-empty, <= 200 chars; embedding: "
+                "JSON array of finite numbers, one dimension per model; needs migrate --with vectors",
+            )
+            for number, target in enumerate(TARGETS.values())
         ),
     )
 }

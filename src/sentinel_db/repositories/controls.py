@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, literal_column, select
 
+from sentinel_db.embeddings import Embedder
 from sentinel_db.models import PciControl
 from sentinel_db.records import PciControl as PciControlRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
+from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import (
     CONTROL_FIELDS,
     SearchResult,
@@ -30,7 +33,7 @@ _control_category: ColumnElement[str] = literal_column(
 )
 
 
-class PciControlRepository(Repository[PciControl]):
+class PciControlRepository(EmbeddingsMixin, Repository[PciControl]):
     """PCI DSS controls, keyed by ``control_id``."""
 
     model = PciControl
@@ -92,9 +95,24 @@ class PciControlRepository(Repository[PciControl]):
         )
 
     def search(
-        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+        self,
+        text: str,
+        limit: int = 10,
+        *,
+        glossary: Glossary | None = None,
+        embedding: Sequence[float] | Embedder | None = None,
+        model: str | None = None,
     ) -> list[SearchHit[PciControlRecord]]:
-        """The best controls for ``text``, best first, each with a highlighted snippet."""
+        """The best controls for ``text``, best first, each with a highlighted snippet.
+
+        With ``embedding`` (a vector or an :class:`~sentinel_db.embeddings.Embedder`), these
+        lexical hits are fused with the nearest stored vectors of ``model``; see
+        :mod:`sentinel_db.repositories.hybrid`.
+        """
+        if embedding is not None:
+            return hybrid_search(
+                self, text, limit, embedding=embedding, model=model, glossary=glossary
+            )
         return self.search_results(text, limit, glossary=glossary).hits
 
     def search_by_content(self, text: str, limit: int = 10) -> list[SearchHit[PciControlRecord]]:

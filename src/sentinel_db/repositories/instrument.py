@@ -97,6 +97,8 @@ def _wrap(label: str, func: Callable[..., Any], tables: tuple[str, ...]) -> Call
 
 
 def _key(label: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
+    if kwargs.get("embedding") is not None:
+        return None  # hybrid search also reads the vectors, which the cache does not track
     key = (label, args, tuple(sorted(kwargs.items())))
     try:
         hash(key)

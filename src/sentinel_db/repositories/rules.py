@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
+from sentinel_db.embeddings import Embedder
 from sentinel_db.models import AwsConfigRule
 from sentinel_db.records import AwsConfigRule as AwsConfigRuleRecord
 from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
+from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import (
     RULE_FIELDS,
     SearchResult,
@@ -18,7 +22,7 @@ from sentinel_db.search.glossary import Glossary
 from sentinel_db.search.query import parse_query
 
 
-class AwsConfigRuleRepository(Repository[AwsConfigRule]):
+class AwsConfigRuleRepository(EmbeddingsMixin, Repository[AwsConfigRule]):
     """AWS Config rule guidance, keyed by ``config_rule``."""
 
     model = AwsConfigRule
@@ -68,9 +72,24 @@ class AwsConfigRuleRepository(Repository[AwsConfigRule]):
         )
 
     def search(
-        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+        self,
+        text: str,
+        limit: int = 10,
+        *,
+        glossary: Glossary | None = None,
+        embedding: Sequence[float] | Embedder | None = None,
+        model: str | None = None,
     ) -> list[SearchHit[AwsConfigRuleRecord]]:
-        """The best rules for ``text``, best first, each with a highlighted snippet."""
+        """The best rules for ``text``, best first, each with a highlighted snippet.
+
+        With ``embedding`` (a vector or an :class:`~sentinel_db.embeddings.Embedder`), these
+        lexical hits are fused with the nearest stored vectors of ``model``; see
+        :mod:`sentinel_db.repositories.hybrid`.
+        """
+        if embedding is not None:
+            return hybrid_search(
+                self, text, limit, embedding=embedding, model=model, glossary=glossary
+            )
         return self.search_results(text, limit, glossary=glossary).hits
 
 

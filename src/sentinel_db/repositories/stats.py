@@ -14,6 +14,7 @@ from sentinel_db.models import ALL_TABLES, sql_name
 from sentinel_db.records import Coverage
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
 from sentinel_db.repositories.tables import count_rows
+from sentinel_db.repositories.vectors import ModelStats, vector_stats
 
 _SIZES = text(
     "SELECT pg_table_size(CAST(:t AS regclass)), pg_indexes_size(CAST(:t AS regclass)),"
@@ -67,6 +68,7 @@ class DatabaseStats(BaseModel):
 
     tables: list[TableStats]
     coverage: Coverage
+    vectors: list[ModelStats] | None = None  # None: the vectors schema is not installed
 
 
 def database_stats(session: Session) -> DatabaseStats:
@@ -93,4 +95,4 @@ def database_stats(session: Session) -> DatabaseStats:
     except SQLAlchemyError as exc:
         raise translate(exc, action="read statistics") from exc
     coverage = PciAwsConfigMappingRepository(session).coverage()
-    return DatabaseStats(tables=tables, coverage=coverage)
+    return DatabaseStats(tables=tables, coverage=coverage, vectors=vector_stats(session))
