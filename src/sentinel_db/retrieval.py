@@ -8,12 +8,14 @@ that also dump to JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from sentinel_db.records import MappedRule, PciControl
+from sentinel_db.embeddings import Embedder
+from sentinel_db.records import FoundBy, MappedRule, PciControl
 from sentinel_db.repositories.controls import PciControlRepository
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
 from sentinel_db.repositories.rules import AwsConfigRuleRepository
@@ -30,6 +32,7 @@ class RetrievedControl(BaseModel):
     score: float
     snippet: str
     rules: list[MappedRule]
+    found_by: FoundBy = "lexical"
 
 
 class Retrieval(BaseModel):
@@ -59,14 +62,25 @@ def retrieve(
     *,
     with_guidance: bool = True,
     glossary: Glossary | None = None,
+    embedding: Sequence[float] | Embedder | None = None,
+    model: str | None = None,
 ) -> Retrieval:
     """The ``k`` controls that best answer ``question``, each with its mapped rules.
+
+    With ``embedding`` (the question's vector, or an :class:`~sentinel_db.embeddings.Embedder`
+    that embeds it), the lexical and vector rankings are fused (see
+    :mod:`sentinel_db.repositories.hybrid`); ``matched`` and ``terms`` still describe the lexical
+    side.
 
     Raises:
         UsageError: ``k`` is out of range.
     """
-    result = PciControlRepository(session).search_results(question, k, glossary=glossary)
-    ids = [hit.record.control_id for hit in result.hits]
+    repo = PciControlRepository(session)
+    result = repo.search_results(question, k, glossary=glossary)
+    hits = result.hits
+    if embedding is not None:
+        hits = repo.search(question, k, glossary=glossary, embedding=embedding, model=model)
+    ids = [hit.record.control_id for hit in hits]
     rules = PciAwsConfigMappingRepository(session).rules_for_controls(
         ids, with_guidance=with_guidance
     )
@@ -81,8 +95,9 @@ def retrieve(
                 score=hit.rank,
                 snippet=hit.snippet,
                 rules=rules[hit.record.control_id],
+                found_by=hit.found_by,
             )
-            for hit in result.hits
+            for hit in hits
         ],
     )
 

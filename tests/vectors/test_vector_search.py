@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from sentinel_db import retrieve
 from sentinel_db.errors import DataValidationError, NotFoundError, UsageError
 from sentinel_db.repositories import AwsConfigRuleRepository, PciControlRepository
 from sentinel_db.repositories.hybrid import RRF_K, fuse
@@ -121,6 +122,18 @@ def test_an_embedder_handed_to_search_embeds_the_question_itself(session: Sessio
     hits = PciControlRepository(session).search("unreadable", 5, embedding=embedder)
     assert embedder.seen == ["unreadable"]
     assert hits[0].record.control_id == "3.4" and hits[0].found_by == "both"
+
+
+def test_retrieve_with_an_embedder_fuses_and_keeps_the_mapped_rules(session: Session) -> None:
+    vectors = _store(session, 8)
+    embedder = _FixedEmbedder(vectors["3.4"])
+    answer = retrieve(session, "make stored card numbers unreadable", 3, embedding=embedder)
+    assert embedder.seen == ["make stored card numbers unreadable"]
+    assert answer.controls[0].control.control_id == "3.4"
+    assert answer.controls[0].found_by == "both"
+    assert answer.matched >= 1 and answer.terms
+    lexical = retrieve(session, "make stored card numbers unreadable", 3)
+    assert all(c.found_by == "lexical" for c in lexical.controls)
 
 
 def test_upsert_embeddings_counts_and_is_idempotent(session: Session) -> None:

@@ -14,6 +14,7 @@ from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import (
+    CANDIDATE_CAP,
     CONTROL_FIELDS,
     SearchResult,
     SearchTable,
@@ -81,9 +82,17 @@ class PciControlRepository(EmbeddingsMixin, Repository[PciControl]):
         return list(self._run("read pci_dss_controls", stmt).scalars())
 
     def search_results(
-        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+        self,
+        text: str,
+        limit: int = 10,
+        *,
+        glossary: Glossary | None = None,
+        candidates: int = CANDIDATE_CAP,
     ) -> SearchResult[PciControlRecord]:
-        """The best controls for ``text`` (a question or keywords), with match counts."""
+        """The best controls for ``text`` (a question or keywords), with match counts.
+
+        ``candidates`` bounds the rows gathered above 10,000 rows (see :mod:`.search`).
+        """
         return ranked_search(
             self.session,
             source=_SEARCH,
@@ -92,6 +101,7 @@ class PciControlRepository(EmbeddingsMixin, Repository[PciControl]):
             limit=limit,
             named=parse_query(text).control_ids,
             glossary=glossary,
+            candidates=candidates,
         )
 
     def search(

@@ -26,6 +26,7 @@ RRF_K: Final = 60  # the constant of Cormack et al. (2009); damps the head of ea
 LEXICAL_WEIGHT: Final = 1.0
 VECTOR_WEIGHT: Final = 1.0
 FUSION_DEPTH: Final = 20
+HYBRID_CANDIDATES: Final = 800
 SNIPPET_CHARS: Final = 200
 
 
@@ -100,7 +101,13 @@ def hybrid_search(
         embedding = embedding.embed(text)
     vector = list(embedding)
     depth = min(max(2 * limit, FUSION_DEPTH), MAX_LIMIT)
-    lexical = repo.search(text, depth, glossary=glossary) if text.strip() else []
+    # Fusion needs the lexical side's order near its top, not an exact list: above 10,000 rows
+    # it gathers fewer rows (HYBRID_CANDIDATES) than a lexical search alone would.
+    lexical = (
+        repo.search_results(text, depth, glossary=glossary, candidates=HYBRID_CANDIDATES).hits
+        if text.strip()
+        else []
+    )
     store = VectorStore(repo.session, repo.table.name)
     nearest = store.nearest(vector, model=store.model_for(len(vector), model), limit=depth)
     lexical_keys = [getattr(hit.record, repo.key_name) for hit in lexical]

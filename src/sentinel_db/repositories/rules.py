@@ -13,6 +13,7 @@ from sentinel_db.records import SearchHit
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import (
+    CANDIDATE_CAP,
     RULE_FIELDS,
     SearchResult,
     SearchTable,
@@ -58,9 +59,17 @@ class AwsConfigRuleRepository(EmbeddingsMixin, Repository[AwsConfigRule]):
         return list(self._run("read guidance", stmt).scalars())
 
     def search_results(
-        self, text: str, limit: int = 10, *, glossary: Glossary | None = None
+        self,
+        text: str,
+        limit: int = 10,
+        *,
+        glossary: Glossary | None = None,
+        candidates: int = CANDIDATE_CAP,
     ) -> SearchResult[AwsConfigRuleRecord]:
-        """The best rules for ``text`` (a question or keywords), with match counts."""
+        """The best rules for ``text`` (a question or keywords), with match counts.
+
+        ``candidates`` bounds the rows gathered above 10,000 rows (see :mod:`.search`).
+        """
         return ranked_search(
             self.session,
             source=_SEARCH,
@@ -69,6 +78,7 @@ class AwsConfigRuleRepository(EmbeddingsMixin, Repository[AwsConfigRule]):
             limit=limit,
             named=parse_query(text).rule_names,
             glossary=glossary,
+            candidates=candidates,
         )
 
     def search(

@@ -168,6 +168,7 @@ def ranked_search(
     limit: int,
     named: Sequence[str] = (),
     glossary: Glossary | None = None,
+    candidates: int = CANDIDATE_CAP,
 ) -> SearchResult[RecordT]:
     """The ``limit`` best rows for ``text``, best first (see the module docstring).
 
@@ -228,7 +229,7 @@ def ranked_search(
                 "wd": fields.d,
                 "named": list(named),
                 "limit": limit,
-                "cap": CANDIDATE_CAP if docs > EXACT_ROWS else None,
+                "cap": candidates if docs > EXACT_ROWS else None,
                 "headline": _HEADLINE_OPTIONS,
                 **filter_params,
             },
@@ -248,7 +249,7 @@ def ranked_search(
     left_out = signals[len(gather) :]
     heaviest = max(fields.a, fields.b, fields.c, fields.d, 1.0)
     bound = sum(s.scale(docs) * heaviest for s in left_out)
-    capped = docs > EXACT_ROWS and matched >= CANDIDATE_CAP
+    capped = docs > EXACT_ROWS and matched >= candidates
     exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank >= bound))
     return SearchResult(hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed)
 
