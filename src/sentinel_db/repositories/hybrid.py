@@ -26,7 +26,7 @@ RRF_K: Final = 60  # the constant of Cormack et al. (2009); damps the head of ea
 LEXICAL_WEIGHT: Final = 1.0
 VECTOR_WEIGHT: Final = 1.0
 FUSION_DEPTH: Final = 20
-HYBRID_CANDIDATES: Final = 800
+HYBRID_CANDIDATES: Final = 300
 SNIPPET_CHARS: Final = 200
 
 
