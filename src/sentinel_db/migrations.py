@@ -24,6 +24,10 @@ restored on its own:
   table) names both tips: ``down_revision = ("table_tip", "bookkeeping_tip")``. Rolling back
   either branch then removes it, and ``migrate`` puts it back. Do not use ``depends_on`` across
   branches: Alembic fails on it in this graph.
+- **No branch depends on another.** Objects several branches use (the ``sentinel_db`` schema,
+  the data versions of :mod:`sentinel_db.data_versions`) are created by whichever branch needs
+  them first and dropped only once unused; ``depends_on`` is never used (across branches it
+  breaks Alembic's version-table updates), and no revision has parents on two branches.
 - **Security**: a table the API may read calls ``sentinel_db.access.protect_api_table(name)``
   in its revision; a bookkeeping table calls ``protect_private_table("sentinel_db.name")``.
 - **Optional branches** stand apart from that merge: the ``vectors`` branch (pgvector tables)
