@@ -17,7 +17,6 @@ loaded data between runs).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -32,7 +31,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from query_bench import _control_id, _database, _load, _reused
+from query_bench import _control_id, _database, _load, _reused, add_database_options
 
 from sentinel_db import migrations
 from sentinel_db.cache import RepositoryCache, of_session
@@ -126,16 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=1000, help="distinct control ids looked up")
     parser.add_argument("--queries", type=int, default=50, help="distinct search texts")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("SENTINEL_BENCH_DATABASE_URL"),
-        help="an empty database to use (default: a new one, dropped afterwards)",
-    )
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="with --database-url: keep data loaded by an earlier run with the same --rows/--seed",
-    )
+    add_database_options(parser)
     args = parser.parse_args(argv)
     with _database(args.database_url) as raw_url:
         url = make_url(raw_url).set(drivername="postgresql+psycopg")

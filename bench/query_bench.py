@@ -277,12 +277,8 @@ def _database(explicit: str | None) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse options, load the data, print the latencies."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic controls to load")
-    parser.add_argument("--iterations", type=int, default=300, help="timed calls per query")
-    parser.add_argument("--seed", type=int, default=7)
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """``--database-url`` and ``--reuse``, shared by the benchmarks that load this data."""
     parser.add_argument(
         "--database-url",
         default=os.environ.get("SENTINEL_BENCH_DATABASE_URL"),
@@ -293,6 +289,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --database-url: keep data loaded by an earlier run with the same --rows/--seed",
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, load the data, print the latencies."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="synthetic controls to load")
+    parser.add_argument("--iterations", type=int, default=300, help="timed calls per query")
+    parser.add_argument("--seed", type=int, default=7)
+    add_database_options(parser)
     args = parser.parse_args(argv)
     with _database(args.database_url) as raw_url:
         url: URL = make_url(raw_url).set(drivername="postgresql+psycopg")
