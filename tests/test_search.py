@@ -308,3 +308,24 @@ def test_a_database_at_0007_with_rows_upgrades_in_place_to_ranked_search(
     migrations.downgrade(db.engine, "0007")
     with db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM pci_dss_controls")).scalar_one() == 1
+
+
+def test_a_broken_glossary_file_stops_data_search_with_its_name_line_and_column(
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sentinel_db.config import get_settings
+    from tests.cli_helpers import run_cli
+
+    broken = tmp_path / "extra-glossary.json"
+    broken.write_text('{"groups": [["mfa", "2fa"]\n', encoding="utf-8")
+    monkeypatch.setenv("SEARCH_GLOSSARY_FILE", str(broken))
+    get_settings.cache_clear()
+    try:
+        result = run_cli(capsys, "data", "search", "firewall")
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "extra-glossary.json:2:1" in result.stderr and "Traceback" not in result.output
