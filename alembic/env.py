@@ -7,16 +7,16 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from alembic import context
-from sentinel_db.migrations import (
+from sentinel_db.records.models import Base
+from sentinel_db.runtime.engine import engine_for_alembic
+from sentinel_db.schema.migrations import (
     MIGRATION_LOCK_KEY,
     SEARCH_PATH_SQL,
     VERSION_TABLE,
-    engine_for_alembic,
     include_name,
     include_object,
     url_for_alembic,
 )
-from sentinel_db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

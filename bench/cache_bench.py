@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from query_bench import _control_id, _database, _load, _reused, add_database_options
 
-from sentinel_db import migrations
-from sentinel_db.cache import RepositoryCache, of_session
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
 from sentinel_db.repositories import PciControlRepository
+from sentinel_db.runtime.cache import RepositoryCache, of_session
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import migrations
 
 
 def _lookup(db: Database, key: str) -> None:

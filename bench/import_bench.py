@@ -114,8 +114,8 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 def child(url: str, path: str, force: bool) -> None:
     """Run one import and print its figures as JSON (run in a subprocess)."""
     from sentinel_db.config import load_settings
-    from sentinel_db.db import Database
     from sentinel_db.importers import ImportOptions, import_file
+    from sentinel_db.runtime.db import Database
 
     db = Database.from_url(make_url(url).set(drivername="postgresql+psycopg"), load_settings(None))
     started = time.perf_counter()
@@ -224,9 +224,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     args = parser.parse_args()
 
-    from sentinel_db import migrations
     from sentinel_db.config import load_settings
-    from sentinel_db.db import Database, dispose_engines
+    from sentinel_db.runtime.db import Database, dispose_engines
+    from sentinel_db.schema import migrations
 
     name = f"sentinel_bench_{uuid.uuid4().hex[:10]}"
     server = make_url(args.server).set(drivername="postgresql")

@@ -28,14 +28,14 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import URL, make_url
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, dispose_engines
 from sentinel_db.repositories import (
     AwsConfigRuleRepository,
     PciAwsConfigMappingRepository,
     PciControlRepository,
 )
+from sentinel_db.runtime.db import Database, dispose_engines
+from sentinel_db.schema import migrations
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 CONTROLS_PER_REQUIREMENT = 100

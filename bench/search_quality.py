@@ -36,11 +36,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, dispose_engines
 from sentinel_db.importers import ImportOptions, import_directory
 from sentinel_db.repositories import AwsConfigRuleRepository, PciControlRepository
+from sentinel_db.runtime.db import Database, dispose_engines
+from sentinel_db.schema import migrations
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -30,14 +30,14 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, dispose_engines
-from sentinel_db.embeddings import vector_literal
 from sentinel_db.importers import import_file
+from sentinel_db.records.embeddings import vector_literal
 from sentinel_db.repositories import PciControlRepository
 from sentinel_db.repositories.hybrid import FUSION_DEPTH
 from sentinel_db.repositories.vectors import VectorStore
+from sentinel_db.runtime.db import Database, dispose_engines
+from sentinel_db.schema import migrations
 
 MODEL = "bench-model"
 SYLLABLES = ("ka", "ri", "to", "men", "sa", "lo", "vi", "dre", "pan", "tur", "shi", "el", "gor")

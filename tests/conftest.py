@@ -24,10 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, dispose_engines
-from sentinel_db.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.runtime.db import Database, dispose_engines
+from sentinel_db.schema import migrations
 from tests.groups import (
     SHARED_DATA_VARIABLE,
     group_named,

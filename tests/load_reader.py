@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
 from sentinel_db.repositories import PciControlRepository
+from sentinel_db.runtime.db import Database
 
 REQUIREMENT = "7"
 

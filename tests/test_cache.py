@@ -13,15 +13,15 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from sentinel_db.cache import VERSION_CHECK, RepositoryCache
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, create_db_engine
 from sentinel_db.errors import NotFoundError
-from sentinel_db.metrics import metrics_of
-from sentinel_db.models import PciControl as PciControlRow
-from sentinel_db.records import PciControl
+from sentinel_db.records.models import PciControl as PciControlRow
+from sentinel_db.records.rows import PciControl
 from sentinel_db.repositories import PciAwsConfigMappingRepository, PciControlRepository
 from sentinel_db.repositories.tables import clear_tables
+from sentinel_db.runtime.cache import VERSION_CHECK, RepositoryCache
+from sentinel_db.runtime.db import Database, create_db_engine
+from sentinel_db.runtime.metrics import metrics_of
 from tests.cli_helpers import run_cli, run_subprocess
 
 
@@ -85,7 +85,7 @@ def test_another_database_object_upserting_deleting_and_clearing_is_seen_every_t
 _UPSERT_SCRIPT = """
 import sys
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
+from sentinel_db.runtime.db import Database
 from sentinel_db.repositories import PciControlRepository
 db = Database.from_url(sys.argv[1], load_settings(None))
 with db.unit_of_work() as session:

@@ -16,7 +16,6 @@ from rich.console import Console
 
 from sentinel_db.cli import render
 from sentinel_db.cli.progress import import_progress
-from sentinel_db.db import Database
 from sentinel_db.importers import ImportOptions, ProgressEvent, import_directory, import_file
 from sentinel_db.importers.report import (
     PHASE_CHECKS,
@@ -26,6 +25,7 @@ from sentinel_db.importers.report import (
     PHASE_READING,
     PHASE_UPDATE,
 )
+from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES
 

@@ -17,13 +17,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, create_db_engine
 from sentinel_db.errors import (
     ConnectionFailedError,
     DatabaseTimeoutError,
     ExitCode,
 )
-from sentinel_db.models import PciControl
+from sentinel_db.records.models import PciControl
+from sentinel_db.runtime.db import Database, create_db_engine
 from tests.cli_helpers import run_cli
 from tests.pg_throwaway import ThrowawayServer, throwaway_server
 

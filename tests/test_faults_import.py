@@ -19,9 +19,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, create_db_engine
 from sentinel_db.errors import ExitCode
 from sentinel_db.importers import (
     FileReport,
@@ -30,7 +28,9 @@ from sentinel_db.importers import (
     import_file,
     list_runs,
 )
-from sentinel_db.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.runtime.db import Database, create_db_engine
+from sentinel_db.schema import migrations
 from tests.pg_throwaway import ThrowawayServer
 
 TABLE = "pci_dss_controls"

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from sentinel_db.db import Database
 from sentinel_db.errors import ImportValidationError, UsageError
 from sentinel_db.importers import ImportOptions, import_directory, import_file
-from sentinel_db.schemas import (
+from sentinel_db.records.validation import (
     PciAwsConfigMappingRow,
     PciControlRow,
     ValidationError,
     describe_errors,
     rule_names,
 )
+from sentinel_db.runtime.db import Database
 
 HEADER = "id,control_id,requirement,chunk,metadata"
 META = '"{""requirements_id"": ""1""}"'

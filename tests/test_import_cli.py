@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from sentinel_db.db import Database
+from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli, run_subprocess
 from tests.conftest import EXAMPLES
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import text
 
-from sentinel_db.db import Database
 from sentinel_db.importers import (
     ImportOptions,
     ProgressEvent,
@@ -20,7 +19,8 @@ from sentinel_db.importers import (
     import_file,
     list_runs,
 )
-from sentinel_db.models import sql_name
+from sentinel_db.records.models import sql_name
+from sentinel_db.runtime.db import Database
 from tests.conftest import EXAMPLES
 
 

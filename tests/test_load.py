@@ -14,9 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-from sentinel_db.db import Database
 from sentinel_db.errors import DatabaseTimeoutError
 from sentinel_db.importers import ImportOptions, ProgressEvent, import_file
+from sentinel_db.runtime.db import Database
 from tests.conftest import REPO_ROOT
 from tests.load_reader import observe
 

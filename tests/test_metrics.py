@@ -10,10 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, create_db_engine
 from sentinel_db.errors import ConnectionFailedError, DatabaseTimeoutError
 from sentinel_db.repositories import PciControlRepository
 from sentinel_db.repositories.search_terms import stem_glossary
+from sentinel_db.runtime.db import Database, create_db_engine
 from sentinel_db.search.glossary import default_glossary
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES
@@ -158,7 +158,7 @@ def test_stats_json_reports_the_last_imports_speed_duration_and_memory(
 def test_prometheus_collector_follows_the_naming_conventions(fresh: Database) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from sentinel_db.prometheus import register
+    from sentinel_db.runtime.prometheus import register
 
     with fresh.unit_of_work(read_only=True) as session:
         PciControlRepository(session).count()

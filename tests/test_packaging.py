@@ -17,9 +17,9 @@ import psutil
 import pytest
 from sqlalchemy.engine import URL
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import migrations
 from tests.cli_helpers import run_subprocess
 from tests.conftest import REPO_ROOT
 
@@ -76,7 +76,7 @@ def test_wheel_installed_in_a_fresh_venv_migrates_a_database(
         [
             str(python),
             "-c",
-            "from sentinel_db.migrations import script_location; print(script_location())",
+            "from sentinel_db.schema.migrations import script_location; print(script_location())",
         ],
         cwd=tmp_path,
         env=env,

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
+from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli
 from tests.pooler import PINNED_ALIAS, Pooler
 

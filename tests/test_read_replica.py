@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import migrations
 from tests.cli_helpers import run_cli
 
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from sentinel_db.db import Database
 from sentinel_db.importers import import_directory
-from sentinel_db.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.runtime.db import Database
 from tests.conftest import EXAMPLES, REPO_ROOT
 
 README = REPO_ROOT / "README.md"

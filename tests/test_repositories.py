@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from sentinel_db import PciControl, PciControlRepository
 from sentinel_db.errors import DataValidationError, DuplicateError, NotFoundError, UsageError
-from sentinel_db.records import validate_record
+from sentinel_db.records.rows import validate_record
 from tests.data_helpers import CONTROLS_CSV, load_shared, read_csv
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from sentinel_db import AwsConfigRuleRepository, PciAwsConfigMappingRepository, PciControlRepository
 from sentinel_db.errors import UsageError
-from sentinel_db.records import PciAwsConfigMapping, rule_name_of
+from sentinel_db.records.rows import PciAwsConfigMapping, rule_name_of
 from sentinel_db.repositories import HIGHLIGHT_START, HIGHLIGHT_STOP
 from sentinel_db.repositories.stats import database_stats
 from sentinel_db.repositories.tables import clear_tables, count_rows, resolve_tables

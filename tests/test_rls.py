@@ -12,10 +12,10 @@ from psycopg import sql
 from sqlalchemy.engine import URL
 
 from alembic import command
-from sentinel_db import migrations, security
 from sentinel_db.config import get_settings, load_settings
-from sentinel_db.db import Database
-from sentinel_db.models import ALL_TABLES, REFERENCE_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES, REFERENCE_TABLES, sql_name
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import migrations, security
 from tests.cli_helpers import run_cli
 from tests.supabase import create_roles
 

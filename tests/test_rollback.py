@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
-from sentinel_db import lints, migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
 from sentinel_db.importers import ImportOptions, import_directory
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import lints, migrations
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES
 from tests.supabase import conninfo, make_supabase_like

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import migrations
 
 EXPECTED_INDEXES = {
     ("pci_dss_controls", "ix_pci_dss_controls_metadata"): "gin",
@@ -83,7 +83,7 @@ def test_jsonb_gin_indexes_use_the_containment_operator_class(db: Database) -> N
 
 def test_every_merge_lists_only_branch_tips() -> None:
     """A merge naming a revision that another of its parents descends from breaks Alembic's
-    version bookkeeping; the history must never hold one (see sentinel_db.migrations)."""
+    version bookkeeping; the history must never hold one (see sentinel_db.schema.migrations)."""
     scripts = migrations.make_script_directory()
 
     def below(revision: str) -> set[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sentinel_db import AwsConfigRuleRepository, PciControlRepository, retrieve
 from sentinel_db.errors import ConfigError
-from sentinel_db.models import SEARCH_STATISTICS
+from sentinel_db.records.models import SEARCH_STATISTICS
 from sentinel_db.repositories import PciAwsConfigMappingRepository
 from sentinel_db.search.glossary import Glossary, load_glossary_file
 
@@ -287,9 +287,9 @@ def test_concurrent_writers_of_shared_words_neither_wait_nor_skew_the_statistics
 def test_a_database_at_0007_with_rows_upgrades_in_place_to_ranked_search(
     fresh_database: Any,
 ) -> None:
-    from sentinel_db import migrations
     from sentinel_db.config import load_settings
-    from sentinel_db.db import Database
+    from sentinel_db.runtime.db import Database
+    from sentinel_db.schema import migrations
 
     db = Database.from_url(fresh_database, load_settings(None))
     migrations.upgrade(db.engine, "0007")

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from sentinel_db import migrations
-from sentinel_db.db import Database
-from sentinel_db.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import migrations
 from tests.cli_helpers import Result, run_cli, run_subprocess
 
 # 127.0.0.1 uses trust authentication, so the server accepts any password: the planted one

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from sentinel_db.config import load_settings, mask_url, parse_database_url
-from sentinel_db.db import plan_connection
 from sentinel_db.errors import ConfigError
+from sentinel_db.runtime.db import plan_connection
 
 PASSWORD = "Pl4nted-S3cret"
 

@@ -16,11 +16,11 @@ from psycopg import sql
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from sentinel_db import lints, migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, dispose_engines
 from sentinel_db.importers import import_directory
-from sentinel_db.models import REFERENCE_TABLES
+from sentinel_db.records.models import REFERENCE_TABLES
+from sentinel_db.runtime.db import Database, dispose_engines
+from sentinel_db.schema import lints, migrations
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES, REPO_ROOT
 from tests.supabase import API_ROLES, conninfo, make_supabase_like

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from sentinel_db import migrations
 from sentinel_db.config import get_settings, load_settings
-from sentinel_db.db import Database
 from sentinel_db.errors import MigrationError
 from sentinel_db.repositories import PciControlRepository
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import migrations
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES, REPO_ROOT
 

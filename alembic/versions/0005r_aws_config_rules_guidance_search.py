@@ -7,7 +7,7 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
-from sentinel_db.revision_ops import add_search_vector, drop_search_vector
+from sentinel_db.schema.revision_ops import add_search_vector, drop_search_vector
 
 revision: str = "0005r"
 down_revision: str | None = "0002"

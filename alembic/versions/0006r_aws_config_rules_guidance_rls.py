@@ -11,7 +11,7 @@ Create Date: 2026-11-26
 
 from collections.abc import Sequence
 
-from sentinel_db.revision_ops import disable_rls_and_policies, enable_rls_with_read_policies
+from sentinel_db.schema.revision_ops import disable_rls_and_policies, enable_rls_with_read_policies
 
 revision: str = "0006r"
 down_revision: str | None = "0005r"

@@ -12,7 +12,7 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
-from sentinel_db.revision_ops import rebuild_gin_index
+from sentinel_db.schema.revision_ops import rebuild_gin_index
 
 revision: str = "0007r"
 down_revision: str | None = "0006r"

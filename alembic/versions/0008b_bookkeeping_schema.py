@@ -3,7 +3,7 @@
 ``import_runs`` and the version table leave ``public``; the schema and both tables are closed to
 PUBLIC and every API role (no ``USAGE``, no privilege, RLS on). Alembic finds the version table
 wherever it is because sentinel-db appends ``sentinel_db`` to the search path of every migration
-(see ``sentinel_db.migrations``), so moving it mid-run is safe.
+(see ``sentinel_db.schema.migrations``), so moving it mid-run is safe.
 
 The downgrade moves both back to the current schema (privileges stay revoked) and drops the
 schema; that fails, changing nothing, while other objects still live in it.
@@ -16,7 +16,7 @@ Create Date: 2026-12-01
 from collections.abc import Sequence
 
 from alembic import op
-from sentinel_db.access import protect_private_schema, protect_private_table
+from sentinel_db.schema.access import protect_private_schema, protect_private_table
 
 revision: str = "0008b"
 down_revision: str | None = "0006b"

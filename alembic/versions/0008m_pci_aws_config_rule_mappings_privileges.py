@@ -3,7 +3,7 @@
 Supabase's default privileges grant ``anon``, ``authenticated`` and ``service_role`` ALL on every
 new table in ``public``. RLS does not govern ``TRUNCATE``, ``REFERENCES`` or ``TRIGGER``, so those
 and every write are revoked; ``SELECT`` stays only where a read policy needs it (and for
-``service_role``). The policies are recreated as they were. See ``sentinel_db.access``.
+``service_role``). The policies are recreated as they were. See ``sentinel_db.schema.access``.
 
 The downgrade changes nothing: going back must never hand privileges out again.
 
@@ -14,7 +14,7 @@ Create Date: 2026-12-01
 
 from collections.abc import Sequence
 
-from sentinel_db.access import protect_api_table
+from sentinel_db.schema.access import protect_api_table
 
 revision: str = "0008m"
 down_revision: str | None = "0007m"

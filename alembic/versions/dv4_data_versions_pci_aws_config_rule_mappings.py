@@ -10,7 +10,7 @@ Create Date: 2026-12-01
 
 from collections.abc import Sequence
 
-from sentinel_db.data_versions import ensure_data_versions, track_table, untrack_table
+from sentinel_db.schema.data_versions import ensure_data_versions, track_table, untrack_table
 
 revision: str = "data_versions_mappings"
 down_revision: str | None = "0008m"

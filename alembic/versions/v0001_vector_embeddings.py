@@ -16,7 +16,7 @@ The branch stands on its own: no foreign key into the reference tables and no Al
 dependency on their branches, so rolling a table back never touches vectors and removing
 vectors never touches a table. Keys are checked when vectors are imported or upserted, and
 ``stats`` counts vectors whose row has gone. RLS, policies and privileges are the reference
-tables' own (``sentinel_db.access.protect_api_table``).
+tables' own (``sentinel_db.schema.access.protect_api_table``).
 
 Revision ID: v0001
 Revises:
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
-from sentinel_db.access import protect_api_table
+from sentinel_db.schema.access import protect_api_table
 
 revision: str = "v0001"
 down_revision: str | None = None
@@ -51,8 +51,8 @@ def _create_extension() -> None:
         op.execute("CREATE EXTENSION IF NOT EXISTS vector")
         return
     bind = op.get_bind()
-    from sentinel_db.embeddings import extension_available, missing_extension_message
     from sentinel_db.errors import MigrationError
+    from sentinel_db.records.embeddings import extension_available, missing_extension_message
 
     if not extension_available(bind):
         message, hint = missing_extension_message(bind)

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sentinel_db.config import Settings, get_settings, load_settings, mask_url
-    from sentinel_db.db import Database
-    from sentinel_db.embeddings import Embedder
     from sentinel_db.errors import (
         ConfigError,
         ConnectionFailedError,
@@ -26,7 +24,8 @@ if TYPE_CHECKING:
         SentinelDBError,
         UsageError,
     )
-    from sentinel_db.records import AwsConfigRule, PciAwsConfigMapping, PciControl
+    from sentinel_db.records.embeddings import Embedder
+    from sentinel_db.records.rows import AwsConfigRule, PciAwsConfigMapping, PciControl
     from sentinel_db.repositories import (
         AwsConfigRuleRepository,
         PciAwsConfigMappingRepository,
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
         Repository,
     )
     from sentinel_db.retrieval import Retrieval, RetrievedControl, retrieve
+    from sentinel_db.runtime.db import Database
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -41,8 +41,8 @@ _EXPORTS: dict[str, str] = {
     "get_settings": "config",
     "load_settings": "config",
     "mask_url": "config",
-    "Database": "db",
-    "Embedder": "embeddings",
+    "Database": "runtime.db",
+    "Embedder": "records.embeddings",
     "ConfigError": "errors",
     "ConnectionFailedError": "errors",
     "DataValidationError": "errors",
@@ -53,9 +53,9 @@ _EXPORTS: dict[str, str] = {
     "SchemaDriftError": "errors",
     "SentinelDBError": "errors",
     "UsageError": "errors",
-    "AwsConfigRule": "records",
-    "PciAwsConfigMapping": "records",
-    "PciControl": "records",
+    "AwsConfigRule": "records.rows",
+    "PciAwsConfigMapping": "records.rows",
+    "PciControl": "records.rows",
     "AwsConfigRuleRepository": "repositories",
     "PciAwsConfigMappingRepository": "repositories",
     "PciControlRepository": "repositories",

@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from sentinel_db.embeddings import Embedder
-from sentinel_db.records import FoundBy, MappedRule, PciControl
+from sentinel_db.records.embeddings import Embedder
+from sentinel_db.records.rows import FoundBy, MappedRule, PciControl
 from sentinel_db.repositories.controls import PciControlRepository
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
 from sentinel_db.repositories.rules import AwsConfigRuleRepository
@@ -67,7 +67,7 @@ def retrieve(
 ) -> Retrieval:
     """The ``k`` controls that best answer ``question``, each with its mapped rules.
 
-    With ``embedding`` (the question's vector, or an :class:`~sentinel_db.embeddings.Embedder`
+    With ``embedding`` (the question's vector, or an :class:`~sentinel_db.records.embeddings.Embedder`
     that embeds it), the lexical and vector rankings are fused (see
     :mod:`sentinel_db.repositories.hybrid`); ``matched`` and ``terms`` still describe the lexical
     side.

@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
-from sentinel_db import migrations
 from sentinel_db.config import load_settings
-from sentinel_db.db import Database, dispose_engines
-from sentinel_db.embeddings import EMBEDDING_TABLES
-from sentinel_db.models import ALL_TABLES, sql_name
+from sentinel_db.records.embeddings import EMBEDDING_TABLES
+from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.runtime.db import Database, dispose_engines
+from sentinel_db.schema import migrations
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from sentinel_db.db import Database
 from sentinel_db.importers import ImportOptions, import_directory, import_file, list_runs
 from sentinel_db.repositories.vectors import vector_stats
+from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli
 from tests.vectors.conftest import libpq
 from tests.vectors.helpers import CONTROLS, RULES, vector, write_controls, write_embeddings

@@ -16,12 +16,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from sentinel_db import embeddings, lints, migrations, rollback, security
 from sentinel_db.config import get_settings, load_settings
-from sentinel_db.db import Database
-from sentinel_db.embeddings import vector_literal
 from sentinel_db.importers import import_directory
+from sentinel_db.records import embeddings
+from sentinel_db.records.embeddings import vector_literal
 from sentinel_db.repositories import PciControlRepository
+from sentinel_db.runtime.db import Database
+from sentinel_db.schema import lints, migrations, rollback, security
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES, REPO_ROOT
 from tests.vectors.conftest import create_database, libpq

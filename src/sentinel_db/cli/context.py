@@ -12,7 +12,7 @@ import typer
 
 if TYPE_CHECKING:
     from sentinel_db.config import Settings
-    from sentinel_db.db import Database
+    from sentinel_db.runtime.db import Database
 
 
 class _Scrubber(logging.Filter):
@@ -73,7 +73,7 @@ class CliState:
     def database(self) -> Database:
         """The database to work on (embedded when no URL is configured)."""
         if self._database is None:
-            from sentinel_db.db import Database
+            from sentinel_db.runtime.db import Database
 
             self._database = Database.from_settings(self.settings())
         return self._database

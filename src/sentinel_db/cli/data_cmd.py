@@ -252,7 +252,7 @@ def clear(
 @app.command()
 def seed(ctx: typer.Context) -> None:
     """Load the small bundled sample dataset through the normal import path (idempotent)."""
-    from sentinel_db.seed import seed_sample_data
+    from sentinel_db.importers.seed import seed_sample_data
 
     state = get_state(ctx)
     report = seed_sample_data(state.database())
@@ -342,7 +342,7 @@ def export(
     fmt: Annotated[FileFormat, typer.Option("--format", help="File format.")] = FileFormat.csv,
 ) -> None:
     """Write tables as files in the import format (export then import reproduces the rows)."""
-    from sentinel_db.export import ExportFormat, export_tables
+    from sentinel_db.importers.export import ExportFormat, export_tables
     from sentinel_db.repositories.tables import resolve_tables
 
     state = get_state(ctx)

@@ -33,21 +33,21 @@ def auth_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented .env template (mode 0600) with every setting."""
-    from sentinel_db import connection
+    from sentinel_db.runtime import setup
 
-    written = connection.write_env_template(path, force=force)
+    written = setup.write_env_template(path, force=force)
     info(f"wrote {written} (mode 600); fill in DATABASE_URL", quiet=get_state(ctx).quiet)
 
 
 @auth_app.command("check")
 def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None:
     """Connect and report: server, user, SSL, pooler mode, schema revision, tables."""
-    from sentinel_db import connection
+    from sentinel_db.runtime import setup
 
     state = get_state(ctx)
     db = state.database()
-    report = connection.check_connection(db)
-    warnings = report.warnings + connection.env_file_warnings(state.env_file)
+    report = setup.check_connection(db)
+    warnings = report.warnings + setup.env_file_warnings(state.env_file)
     extra = _security_section(db)
     warnings += extra.get("warnings", [])
     if fmt is ReportFormat.json:
@@ -112,7 +112,7 @@ def auth_policies(
     ] = None,
 ) -> None:
     """Switch row-level security on and (re)create the policies for Supabase's roles."""
-    from sentinel_db import security
+    from sentinel_db.schema import security
 
     state = get_state(ctx)
     wanted = state.settings().rls_anon_read if anon_read is None else anon_read
@@ -129,7 +129,7 @@ def _security_section(db: object) -> dict[str, list[str]]:
     import importlib
 
     try:
-        security = importlib.import_module("sentinel_db.security")
+        security = importlib.import_module("sentinel_db.schema.security")
     except ImportError:
         return {}
     report: dict[str, list[str]] = security.check_report(db)
@@ -156,9 +156,9 @@ def migrate(
     ] = None,
 ) -> None:
     """Upgrade the schema to head (or --to REV); --with vectors adds the pgvector tables."""
-    from sentinel_db import migrations
-    from sentinel_db.embeddings import VECTORS_BRANCH
     from sentinel_db.errors import UsageError
+    from sentinel_db.records.embeddings import VECTORS_BRANCH
+    from sentinel_db.schema import migrations
 
     state = get_state(ctx)
     optional = {name.strip().lower() for name in with_ or ()}
@@ -176,7 +176,9 @@ def migrate(
     if dry_run:
         sql = migrations.pending_sql(db.engine, to)
         if VECTORS_BRANCH in optional and migrations.status(db.engine).vectors is None:
-            migrations.require_vector_extension(db.engine)
+            from sentinel_db.schema.vector_indexes import require_vector_extension
+
+            require_vector_extension(db.engine)
             sql += migrations.upgrade_sql(f"{migrations.head()}:{VECTORS_BRANCH}@head")
         typer.echo(
             sql if sql.strip() else "-- nothing to do: the database is at the target revision"
@@ -200,9 +202,9 @@ def migrate(
 
 
 def _validate(db: object, quiet: bool) -> None:
-    from sentinel_db import migrations
-    from sentinel_db.db import Database
     from sentinel_db.errors import SchemaDriftError
+    from sentinel_db.runtime.db import Database
+    from sentinel_db.schema import migrations
 
     assert isinstance(db, Database)
     diffs = migrations.drift(db.engine)
@@ -238,7 +240,7 @@ def rollback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Remove one table (its branch only, others untouched), or downgrade everything to --to REV."""
-    from sentinel_db import rollback as rollback_plan
+    from sentinel_db.schema import rollback as rollback_plan
 
     state = get_state(ctx)
     db = state.database()
@@ -269,7 +271,7 @@ def rollback(
 @db_app.command("status")
 def db_status(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None:
     """Current revision, head, and pending revisions."""
-    from sentinel_db import migrations
+    from sentinel_db.schema import migrations
 
     state = migrations.status(get_state(ctx).database().engine)
     if fmt is ReportFormat.json:
@@ -307,7 +309,7 @@ def db_sql(
     ] = None,
 ) -> None:
     """The whole schema as SQL, for pasting into the Supabase SQL editor."""
-    from sentinel_db import migrations
+    from sentinel_db.schema import migrations
 
     sql = migrations.upgrade_sql("head")
     if output is None:

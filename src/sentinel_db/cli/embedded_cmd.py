@@ -11,7 +11,7 @@ from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import ReportFormat, info, out, print_json
 
 if TYPE_CHECKING:
-    from sentinel_db.embedded import EmbeddedStatus
+    from sentinel_db.runtime.embedded import EmbeddedStatus
 
 app = typer.Typer(
     help="The embedded PostgreSQL used when no DATABASE_URL is set: status and stop.",
@@ -20,7 +20,7 @@ app = typer.Typer(
 
 
 def _data_dir(ctx: typer.Context) -> Path:
-    from sentinel_db.embedded import default_data_dir
+    from sentinel_db.runtime.embedded import default_data_dir
 
     return get_state(ctx).settings().embedded_dir or default_data_dir()
 
@@ -54,7 +54,7 @@ def status_cmd(
     ),
 ) -> None:
     """Data folder, version, pid, port, running or not, size. Starts nothing."""
-    from sentinel_db.embedded import status
+    from sentinel_db.runtime.embedded import status
 
     result = status(_data_dir(ctx))
     if fmt is ReportFormat.json:
@@ -66,7 +66,7 @@ def status_cmd(
 @app.command("stop")
 def stop_cmd(ctx: typer.Context) -> None:
     """Stop the embedded server (the next command without DATABASE_URL starts it again)."""
-    from sentinel_db.embedded import stop
+    from sentinel_db.runtime.embedded import stop
 
     state = get_state(ctx)
     data_dir = _data_dir(ctx)

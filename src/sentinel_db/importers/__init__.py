@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from sentinel_db.importers.files import FILE_NAMES, discover
     from sentinel_db.importers.history import RunRecord, list_runs
     from sentinel_db.importers.info import SourceDescription, describe_source
+    from sentinel_db.importers.job import ImportOptions
     from sentinel_db.importers.report import (
         FileReport,
         ImportReport,
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
         ProgressCallback,
         ProgressEvent,
     )
-    from sentinel_db.importers.run import ImportOptions, import_directory, import_file
+    from sentinel_db.importers.run import import_directory, import_file
     from sentinel_db.importers.tables import TABLES, table_spec
 
 # Public name -> its module; loaded on first use, so `sentinel_db.importers.history` alone (as
@@ -35,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     "Problem": "report",
     "ProgressCallback": "report",
     "ProgressEvent": "report",
-    "ImportOptions": "run",
+    "ImportOptions": "job",
     "import_directory": "run",
     "import_file": "run",
     "TABLES": "tables",

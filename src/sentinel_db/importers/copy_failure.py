@@ -16,7 +16,7 @@ import psycopg
 from sentinel_db.importers.reader import CsvStream, FileProblem
 from sentinel_db.importers.tables import TableSpec
 from sentinel_db.importers.validate import RowChecker
-from sentinel_db.schemas import json_problem
+from sentinel_db.records.validation import json_problem
 
 # PostgreSQL's CONTEXT line for a COPY failure: "COPY <table>, line <n>, column <name>: ...".
 _COPY_CONTEXT = re.compile(r"COPY \S+, line (\d+)(?:, column (\w+))?")

@@ -15,8 +15,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from sentinel_db import embeddings
-from sentinel_db.embeddings import (
+from sentinel_db.errors import MigrationError
+from sentinel_db.importers.load import Counts, Stage
+from sentinel_db.importers.report import PHASE_INSERT
+from sentinel_db.importers.tables import TableSpec
+from sentinel_db.records import embeddings
+from sentinel_db.records.embeddings import (
     CONTENT_HASH_SQL,
     EMBEDDING_TABLES,
     TARGETS,
@@ -24,10 +28,6 @@ from sentinel_db.embeddings import (
     index_statements,
     unindexed_dimensions_sql,
 )
-from sentinel_db.errors import MigrationError
-from sentinel_db.importers.load import Counts, Stage
-from sentinel_db.importers.report import PHASE_INSERT
-from sentinel_db.importers.tables import TableSpec
 
 log = logging.getLogger("sentinel_db.importers")
 

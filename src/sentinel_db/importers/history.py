@@ -24,10 +24,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db import __version__
-from sentinel_db.db import Database
 from sentinel_db.errors import MigrationError, SentinelDBError, translate
 from sentinel_db.importers.report import FileReport
-from sentinel_db.models import ImportRun, sql_name
+from sentinel_db.records.models import ImportRun, sql_name
+from sentinel_db.runtime.db import Database
 
 log = logging.getLogger("sentinel_db.importers")
 

@@ -6,7 +6,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,53 +13,21 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.exc import SQLAlchemyError
 
-from sentinel_db.config import get_settings
-from sentinel_db.db import Database
-from sentinel_db.embeddings import EMBEDDING_TABLES
 from sentinel_db.errors import ExitCode, MigrationError, SentinelDBError, translate
 from sentinel_db.importers import history as history
-from sentinel_db.importers.copy_failure import locate_refused_row
-from sentinel_db.importers.embeddings import make_stage, stale_vectors
 from sentinel_db.importers.files import REJECT_SUFFIX, discover, require_files
-from sentinel_db.importers.reader import CsvStream, FileProblem, sha256_of
+from sentinel_db.importers.job import Aborted, FileJob, ImportOptions, emit
+from sentinel_db.importers.reader import FileProblem, sha256_of
 from sentinel_db.importers.rejects import RejectSink
 from sentinel_db.importers.report import (
-    PHASE_CHECKS,
-    PHASE_COMMIT,
-    PHASE_LOCK,
-    PHASE_ROLLBACK,
     FileReport,
     ImportReport,
     Problem,
     ProgressCallback,
     ProgressEvent,
 )
-from sentinel_db.importers.tables import TableSpec, table_spec
-from sentinel_db.importers.validate import RowChecker
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """How to import; the defaults suit the everyday run."""
-
-    batch_size: int | None = None
-    validate: bool = True
-    dry_run: bool = False
-    strict: bool = False
-    all_or_nothing: bool = False
-    reject_file: Path | None = None
-    force: bool = False
-    encoding: str | None = None
-    max_field_size: int | None = None
-
-
-class _Aborted(Exception):
-    """Rows were rejected under all-or-nothing: roll the file back."""
-
-
-def _emit(progress: ProgressCallback | None, event: ProgressEvent) -> None:
-    if progress is not None:
-        progress(event)
+from sentinel_db.importers.tables import table_spec
+from sentinel_db.runtime.db import Database
 
 
 @contextlib.contextmanager
@@ -78,175 +45,6 @@ def _raw_connection(db: Database) -> Iterator[psycopg.Connection[Any]]:
                 with contextlib.suppress(psycopg.Error):
                     pg.rollback()
             raise
-
-
-class _FileJob:
-    """One file into one table, inside a transaction the caller opened."""
-
-    def __init__(
-        self,
-        conn: psycopg.Connection[Any],
-        path: Path,
-        spec: TableSpec,
-        *,
-        options: ImportOptions,
-        rejects: RejectSink,
-        report: FileReport,
-        progress: ProgressCallback | None,
-        number: int,
-    ) -> None:
-        self.conn, self.path, self.spec = conn, path, spec
-        self.options, self.rejects, self.report, self.progress = options, rejects, report, progress
-        self.stage = make_stage(conn, spec, number)
-        self.settings = get_settings()
-        self.total_bytes = 0
-
-    def _problem(self, line: int | None, column: str, reason: str) -> Problem:
-        return Problem(str(self.path), line, column, reason)
-
-    def _phase(self, name: str) -> None:
-        """Tell the caller a server-side phase began (the client only waits from here on)."""
-        total = self.total_bytes
-        _emit(
-            self.progress,
-            ProgressEvent(
-                str(self.path), self.spec.name, "phase", total, total, self.report.rows_read, name
-            ),
-        )
-
-    def run(self) -> None:
-        options, report = self.options, self.report
-        batch_size = options.batch_size or self.settings.db_batch_size
-        max_field = options.max_field_size or self.settings.db_max_field_size
-        with CsvStream(
-            self.path,
-            encoding=options.encoding,
-            max_field_size=max_field,
-            hash_bytes=report.sha256 is None,
-        ) as stream:
-            self.total_bytes = stream.total_bytes
-            header = stream.read_header(self.spec.required, self.spec.columns)
-            self.rejects.begin_file(header.names)
-            for name in header.extra:
-                report.warn(self._problem(stream.line, name, "unknown column ignored"))
-            checker = RowChecker(self.spec, header, validate=options.validate)
-            self.stage.create()
-            has_ids = "id" in header.index
-            event = ProgressEvent(str(self.path), self.spec.name, "rows", 0, stream.total_bytes, 0)
-            try:
-                self._copy(stream, checker, batch_size, event)
-            except psycopg.DataError as exc:
-                if options.validate:
-                    raise
-                refused = locate_refused_row(
-                    exc, self.path, self.spec, encoding=options.encoding, max_field_size=max_field
-                )
-                if refused is None:
-                    raise
-                problem = refused.problem
-                self.rejects.write(
-                    str(self.path), problem.line, [(problem.column, problem.reason)], refused.fields
-                )
-                raise problem from exc
-            if report.sha256 is None:
-                report.sha256 = stream.sha256
-        self._phase(PHASE_LOCK)
-        self.stage.lock()
-        self._phase(PHASE_CHECKS)
-        self.stage.check_duplicates(has_ids=has_ids)
-        if self.spec.name == "pci_aws_config_rule_mappings" or self.spec.name in EMBEDDING_TABLES:
-            self.stage.check_references(strict=options.strict)
-        self._collect_issues()
-        if options.all_or_nothing and report.rejected:
-            raise _Aborted
-        counts = self.stage.upsert(on_phase=self._phase)
-        report.inserted, report.updated, report.unchanged = (
-            counts.inserted,
-            counts.updated,
-            counts.unchanged,
-        )
-        if counts.updated:
-            stale = stale_vectors(self.conn, self.spec.name)
-            if stale:
-                report.warn(
-                    self._problem(
-                        None,
-                        "chunk",
-                        f"{stale} stored vector(s) no longer match their text "
-                        "(stale): embed them again",
-                    )
-                )
-        self._phase(PHASE_ROLLBACK if options.dry_run else PHASE_COMMIT)
-
-    def _copy(
-        self, stream: CsvStream, checker: RowChecker, batch_size: int, event: ProgressEvent
-    ) -> None:
-        """Check each row and COPY the good ones into staging, in batches."""
-        report = self.report
-        with self.conn.cursor() as cur, cur.copy(self.stage.copy_statement()) as copy:
-            batch: list[tuple[Any, ...]] = []
-            for line, fields in stream.records():
-                report.rows_read += 1
-                outcome = checker.check(line, fields)
-                if isinstance(outcome, list):
-                    self._reject_fields(line, fields, outcome)
-                    continue
-                for message in checker.warnings:
-                    column, _, reason = message.partition(": ")
-                    report.warn(self._problem(line, column, reason))
-                batch.append(outcome)
-                if len(batch) >= batch_size:
-                    for record in batch:
-                        copy.write_row(record)
-                    batch.clear()
-                    event = ProgressEvent(
-                        event.path,
-                        event.table,
-                        "rows",
-                        stream.bytes_read,
-                        stream.total_bytes,
-                        report.rows_read,
-                    )
-                    _emit(self.progress, event)
-            for record in batch:
-                copy.write_row(record)
-
-    def _reject_fields(self, line: int, fields: list[str], reasons: list[tuple[str, str]]) -> None:
-        column, reason = reasons[0]
-        if len(reasons) > 1:
-            reason += f" (and {len(reasons) - 1} more)"
-        self.report.reject(self._problem(line, column, reason))
-        self.rejects.write(str(self.path), line, reasons, fields)
-
-    def _collect_issues(self) -> None:
-        last_rejected: int | None = None
-        reasons: dict[int, list[tuple[str, str]]] = {}
-        for issue in self.stage.issues_found():
-            problem = self._problem(issue.line, issue.column, issue.reason)
-            if issue.severity != "error":
-                self.report.warn(problem)
-                continue
-            if issue.line != last_rejected:
-                self.report.reject(problem)
-                last_rejected = issue.line
-            elif len(self.report.errors) < 100:
-                self.report.errors.append(problem)
-            reasons.setdefault(issue.line, []).append((issue.column, issue.reason))
-        if reasons:
-            self._write_original_rows(reasons)
-
-    def _write_original_rows(self, reasons: dict[int, list[tuple[str, str]]]) -> None:
-        """Rows rejected by the checks in SQL, copied from the source file as they were."""
-        with CsvStream(
-            self.path,
-            encoding=self.options.encoding,
-            max_field_size=self.options.max_field_size or self.settings.db_max_field_size,
-            hash_bytes=False,
-        ) as stream:
-            stream.read_header(self.spec.required, self.spec.columns)
-            for line, fields in stream.records():
-                if line in reasons:
-                    self.rejects.write(str(self.path), line, reasons[line], fields)
 
 
 def _default_reject_path(path: Path) -> Path:
@@ -273,7 +71,7 @@ def _import_one(
     report = FileReport(path=str(path), table=spec.name, dry_run=options.dry_run)
     started = time.perf_counter()
     total = path.stat().st_size
-    _emit(progress, ProgressEvent(str(path), spec.name, "start", 0, total, 0))
+    emit(progress, ProgressEvent(str(path), spec.name, "start", 0, total, 0))
     if not options.force and not options.dry_run:
         report.sha256 = sha256_of(path)
         if report.sha256 == history.last_success_sha(db, spec.name) and _has_rows(db, spec.name):
@@ -288,7 +86,7 @@ def _import_one(
                 sha256=report.sha256,
                 report=report,
             )
-            _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, 0))
+            emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, 0))
             return report
     own_rejects = rejects is None
     sink = rejects or RejectSink(options.reject_file or _default_reject_path(path))
@@ -299,7 +97,7 @@ def _import_one(
             own_conn = conn is None
             if conn is None:
                 conn = stack.enter_context(_raw_connection(db))
-            job = _FileJob(
+            job = FileJob(
                 conn,
                 path,
                 spec,
@@ -335,7 +133,7 @@ def _import_one(
                 finished = run_row is not None
             except FileProblem as exc:
                 report.fail(report_problem(path, exc), exit_code=ExitCode.REJECTED)
-            except _Aborted:
+            except Aborted:
                 report.fail(
                     Problem(
                         str(path),
@@ -364,7 +162,7 @@ def _import_one(
             report.status = "dry-run"
         if recorded and not finished and run_row is not None:
             history.finish_run(db, run_row, report)
-        _emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, report.rows_read))
+        emit(progress, ProgressEvent(str(path), spec.name, "done", total, total, report.rows_read))
     return report
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sentinel_db.embeddings import TARGETS
 from sentinel_db.errors import UsageError
-from sentinel_db.schemas import ROW_MODELS
+from sentinel_db.records.embeddings import TARGETS
+from sentinel_db.records.validation import ROW_MODELS
 
 
 @dataclass(frozen=True)

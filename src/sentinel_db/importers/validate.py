@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from sentinel_db.importers.reader import Header
 from sentinel_db.importers.tables import TableSpec
-from sentinel_db.schemas import ROW_MODELS, WARNINGS_KEY, describe_errors
+from sentinel_db.records.validation import ROW_MODELS, WARNINGS_KEY, describe_errors
 
 Record = tuple[Any, ...]
 

@@ -21,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import DuplicateError, NotFoundError, UsageError, translate
-from sentinel_db.models import Base
-from sentinel_db.records import Record, validate_record
+from sentinel_db.records.models import Base
+from sentinel_db.records.rows import Record, validate_record
 from sentinel_db.repositories.instrument import instrument
 
 ModelT = TypeVar("ModelT", bound=Base)

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, literal_column, select
 
-from sentinel_db.models import PciControl
-from sentinel_db.records import PciControl as PciControlRecord
-from sentinel_db.records import SearchHit
+from sentinel_db.records.models import PciControl
+from sentinel_db.records.rows import PciControl as PciControlRecord
+from sentinel_db.records.rows import SearchHit
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.search import CONTROL_FIELDS, SearchTable
 from sentinel_db.repositories.searchable import SearchableMixin

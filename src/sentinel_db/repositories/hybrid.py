@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sentinel_db.embeddings import Embedder
 from sentinel_db.errors import translate
-from sentinel_db.records import FoundBy, Record, SearchHit
+from sentinel_db.records.embeddings import Embedder
+from sentinel_db.records.rows import FoundBy, Record, SearchHit
 from sentinel_db.repositories.vectors import MAX_LIMIT, UpsertCounts, VectorStore
 
 if TYPE_CHECKING:

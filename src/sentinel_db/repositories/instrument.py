@@ -1,8 +1,8 @@
 """Every repository class's public methods, wrapped once when the class is defined.
 
 The wrapper names the statements a method runs (``PciControlRepository.search``) for
-:mod:`sentinel_db.metrics`, and serves the reads below from the unit of work's cache when one is
-attached (:mod:`sentinel_db.cache`). It works by method name and arguments, so a method's own
+:mod:`sentinel_db.runtime.metrics`, and serves the reads below from the unit of work's cache when one is
+attached (:mod:`sentinel_db.runtime.cache`). It works by method name and arguments, so a method's own
 code knows nothing of either. Only the outermost repository call counts: a method called by
 another (``get_by_key`` inside ``update``) runs plainly under its caller's name.
 """
@@ -16,10 +16,10 @@ from collections.abc import Callable, Hashable
 from types import FunctionType
 from typing import Any
 
-from sentinel_db.cache import of_session
-from sentinel_db.metrics import current_method
-from sentinel_db.models import AwsConfigRule, Base, PciControl
-from sentinel_db.records import Record
+from sentinel_db.records.models import AwsConfigRule, Base, PciControl
+from sentinel_db.records.rows import Record
+from sentinel_db.runtime.cache import of_session
+from sentinel_db.runtime.metrics import current_method
 
 # Reads whose results may be cached; any method named search* too. Writes and generators are not.
 CACHED_READS = frozenset(

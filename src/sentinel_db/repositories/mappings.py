@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select, text
 
-from sentinel_db.models import PciAwsConfigMapping
-from sentinel_db.records import AwsConfigRule as AwsConfigRuleRecord
-from sentinel_db.records import Coverage, MappedRule, rule_name_of
-from sentinel_db.records import PciAwsConfigMapping as PciAwsConfigMappingRecord
+from sentinel_db.records.models import PciAwsConfigMapping
+from sentinel_db.records.rows import AwsConfigRule as AwsConfigRuleRecord
+from sentinel_db.records.rows import Coverage, MappedRule, rule_name_of
+from sentinel_db.records.rows import PciAwsConfigMapping as PciAwsConfigMappingRecord
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.rules import AwsConfigRuleRepository
 

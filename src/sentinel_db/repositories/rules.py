@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from sentinel_db.models import AwsConfigRule
-from sentinel_db.records import AwsConfigRule as AwsConfigRuleRecord
+from sentinel_db.records.models import AwsConfigRule
+from sentinel_db.records.rows import AwsConfigRule as AwsConfigRuleRecord
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.search import RULE_FIELDS, SearchTable
 from sentinel_db.repositories.searchable import SearchableMixin

@@ -26,7 +26,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import UsageError
-from sentinel_db.records import RecordT, SearchHit
+from sentinel_db.records.rows import RecordT, SearchHit
 from sentinel_db.repositories.search_terms import K1, SPLIT, Signal, analyse
 from sentinel_db.search.glossary import Glossary, default_glossary
 from sentinel_db.search.query import ParsedQuery, parse_query

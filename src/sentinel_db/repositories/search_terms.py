@@ -148,7 +148,7 @@ def analyse(
     session: Session, *, table: Table, text_typed: str, context: str, glossary: Glossary
 ) -> Analysis:
     """The signals of ``text_typed``, and of the glossary's equivalents of ``context``."""
-    from sentinel_db.models import SEARCH_STATISTICS
+    from sentinel_db.records.models import SEARCH_STATISTICS
 
     terms_table, totals_table = SEARCH_STATISTICS[table.name]
     terms = f"{terms_table.schema}.{terms_table.name}"

@@ -7,8 +7,8 @@ from typing import Any, ClassVar, Generic, cast
 
 from sqlalchemy.orm import Session
 
-from sentinel_db.embeddings import Embedder
-from sentinel_db.records import RecordT, SearchHit
+from sentinel_db.records.embeddings import Embedder
+from sentinel_db.records.rows import RecordT, SearchHit
 from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import (
     CANDIDATE_CAP,
@@ -69,7 +69,7 @@ class SearchableMixin(EmbeddingsMixin, Generic[RecordT]):
     ) -> list[SearchHit[RecordT]]:
         """The best rows for ``text``, best first, each with a highlighted snippet.
 
-        With ``embedding`` (a vector or an :class:`~sentinel_db.embeddings.Embedder`), these
+        With ``embedding`` (a vector or an :class:`~sentinel_db.records.embeddings.Embedder`), these
         lexical hits are fused with the nearest stored vectors of ``model``; see
         :mod:`sentinel_db.repositories.hybrid`.
         """

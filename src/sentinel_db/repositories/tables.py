@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import UsageError, translate
-from sentinel_db.models import ALL_TABLES, MODEL_BY_TABLE, REFERENCE_TABLES
+from sentinel_db.records.models import ALL_TABLES, MODEL_BY_TABLE, REFERENCE_TABLES
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.controls import PciControlRepository
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository

@@ -17,17 +17,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from sentinel_db import embeddings
-from sentinel_db.embeddings import (
-    CONTENT_HASH_SQL,
-    TARGETS,
-    EmbeddingTarget,
-    check_vector,
-    index_kind,
-    index_statements,
-    unindexed_dimensions_sql,
-    vector_literal,
-)
 from sentinel_db.errors import (
     DataValidationError,
     MigrationError,
@@ -35,6 +24,15 @@ from sentinel_db.errors import (
     UsageError,
     translate,
 )
+from sentinel_db.records.embeddings import (
+    CONTENT_HASH_SQL,
+    TARGETS,
+    EmbeddingTarget,
+    check_vector,
+    index_kind,
+    vector_literal,
+)
+from sentinel_db.schema.vector_indexes import build_missing_indexes
 
 # Candidates the HNSW search keeps while walking the graph (pgvector's default is 40); raised to
 # the requested limit when that is larger. 100 gives recall@10 above 0.95 in bench/vector_bench.py.
@@ -65,45 +63,6 @@ def _distance(dimensions: int) -> tuple[str, str]:
     if kind is None:
         return "e.embedding", "vector"
     return f"(e.embedding::{kind}({int(dimensions)}))", f"{kind}({int(dimensions)})"
-
-
-def build_missing_indexes(
-    session: Session, parent: str, *, min_rows: int | None = None
-) -> list[int]:
-    """Build the HNSW index of each dimension of ``parent``'s vectors that has at least
-    ``min_rows`` vectors (default ``INDEX_MIN_ROWS``) and no index yet; returns those built.
-
-    Needs the table's owner: for any other role the build is skipped (logged) and queries of
-    that dimension stay exact scans.
-    """
-    table = TARGETS[parent].table
-    threshold = embeddings.INDEX_MIN_ROWS if min_rows is None else min_rows
-    try:
-        missing = [
-            int(d)
-            for d in session.connection()
-            .exec_driver_sql(unindexed_dimensions_sql(table), (threshold,))
-            .scalars()
-        ]
-    except SQLAlchemyError as exc:
-        raise translate(exc, action="look for vector indexes") from exc
-    built: list[int] = []
-    for dims in missing:
-        try:
-            with session.begin_nested():
-                for statement in index_statements(table, dims):
-                    session.connection().exec_driver_sql(statement)
-            built.append(dims)
-        except SQLAlchemyError as exc:
-            if getattr(getattr(exc, "orig", None), "sqlstate", None) != _NOT_OWNER:
-                raise translate(exc, action="build a vector index") from exc
-            log.warning(
-                "no HNSW index for %s-dimension vectors of %s: only the table owner can build "
-                "it (run `sentinel-db migrate --with vectors` as the owner)",
-                dims,
-                table,
-            )
-    return built
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alembic import op
-from sentinel_db.access import protect_private_schema, protect_private_table
+from sentinel_db.schema.access import protect_private_schema, protect_private_table
 
 SCHEMA = "sentinel_db"
 FOLD_AT = 64

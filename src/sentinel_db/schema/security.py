@@ -1,6 +1,6 @@
 """Row-level security and privileges: what the database has, what Supabase needs, reapplying them.
 
-The model lives in :mod:`sentinel_db.access`: RLS on every sentinel-db table; ``authenticated``
+The model lives in :mod:`sentinel_db.schema.access`: RLS on every sentinel-db table; ``authenticated``
 may SELECT the reference tables, ``anon`` too only when ``RLS_ANON_READ`` is true; nobody writes
 through the API; bookkeeping sits in the ``sentinel_db`` schema, closed to every API role.
 """
@@ -8,18 +8,21 @@ through the API; bookkeeping sits in the ``sentinel_db`` schema, closed to every
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sentinel_db import access
-from sentinel_db.access import ANON_POLICY as ANON_POLICY
-from sentinel_db.access import API_ROLES
-from sentinel_db.access import AUTHENTICATED_POLICY as AUTHENTICATED_POLICY
-from sentinel_db.db import Database
 from sentinel_db.errors import translate
-from sentinel_db.lints import API_TABLES, lint
-from sentinel_db.models import ALL_TABLES, BOOKKEEPING_SCHEMA
+from sentinel_db.records.models import ALL_TABLES, BOOKKEEPING_SCHEMA
+from sentinel_db.schema import access
+from sentinel_db.schema.access import ANON_POLICY as ANON_POLICY
+from sentinel_db.schema.access import API_ROLES
+from sentinel_db.schema.access import AUTHENTICATED_POLICY as AUTHENTICATED_POLICY
+from sentinel_db.schema.lints import API_TABLES, lint
+
+if TYPE_CHECKING:
+    from sentinel_db.runtime.db import Database
 
 # Every table whose security is inspected and reapplied (the embeddings tables when present).
 _KNOWN_TABLES: tuple[str, ...] = (*ALL_TABLES, *(t for t in API_TABLES if t not in ALL_TABLES))
@@ -163,7 +166,7 @@ def check_report(db: Database) -> dict[str, list[str]]:
     """Lines and warnings about RLS, privileges and the advisor's lints, for ``auth check``.
 
     ``warnings``: every ERROR or WARN lint finding on sentinel-db's objects (see
-    :mod:`sentinel_db.lints`), and Supabase roles present without the policies they need.
+    :mod:`sentinel_db.schema.lints`), and Supabase roles present without the policies they need.
     ``schema_warnings``: the subset that ``db check`` treats as drift (RLS and policies).
     """
     try:

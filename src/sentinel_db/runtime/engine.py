@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 
 from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url
 from sentinel_db.errors import describe_connect_error, is_permanent_connect_error
-from sentinel_db.metrics import metrics_of
+from sentinel_db.runtime.metrics import metrics_of
 
 log = logging.getLogger("sentinel_db.db")
 
@@ -145,3 +145,14 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+def engine_for_alembic() -> Engine:
+    """An unpooled engine from the settings, for `alembic` run from the command line."""
+    from sentinel_db.runtime import embedded
+
+    settings = get_settings()
+    url = settings.url
+    if url is None:
+        url = embedded.open_url(settings.embedded_dir or embedded.default_data_dir())
+    return create_db_engine(url, settings, pool=False)

@@ -9,7 +9,7 @@ versions it was stored under, so nothing older than the last commit that unit of
 is ever returned, whichever process or machine wrote it.
 
 Cached values are deeply immutable: ORM rows become frozen records, and their JSON fields
-read-only (see :mod:`sentinel_db.frozen`).
+read-only (see :mod:`sentinel_db.runtime.frozen`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import MigrationError, NotFoundError, translate
-from sentinel_db.frozen import FrozenDict, FrozenList, Unfreezable, freeze, size_of
-from sentinel_db.metrics import CacheFigures, labelled
+from sentinel_db.runtime.frozen import FrozenDict, FrozenList, Unfreezable, freeze, size_of
+from sentinel_db.runtime.metrics import CacheFigures, labelled
 
 SESSION_KEY = "sentinel_db.cache"
 VERSION_CHECK = "cache.version_check"

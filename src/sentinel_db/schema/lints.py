@@ -7,7 +7,7 @@ behind triggers on its tables, and extensions installed in ``public``. The schem
 serves are PostgREST's ``pgrst.db_schemas`` when set, else ``public``.
 
 Besides the advisor's own lints there is ``api_role_privileges``: an API role holding more than
-the access model in :mod:`sentinel_db.access` allows.
+the access model in :mod:`sentinel_db.schema.access` allows.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from sentinel_db.access import ANON_POLICY, API_ROLES, FORBIDDEN_PRIVILEGES
-from sentinel_db.embeddings import EMBEDDING_TABLES
-from sentinel_db.models import BOOKKEEPING_SCHEMA, REFERENCE_TABLES, SCHEMA_BY_TABLE
+from sentinel_db.records.embeddings import EMBEDDING_TABLES
+from sentinel_db.records.models import BOOKKEEPING_SCHEMA, REFERENCE_TABLES, SCHEMA_BY_TABLE
+from sentinel_db.schema.access import ANON_POLICY, API_ROLES, FORBIDDEN_PRIVILEGES
 
 # Tables the Data API may read: the reference tables and the optional embeddings tables.
 API_TABLES: tuple[str, ...] = (*REFERENCE_TABLES, *EMBEDDING_TABLES)

@@ -5,7 +5,7 @@ left running, so later commands connect at once; :func:`status` describes it wit
 it, and :func:`stop` shuts it down. As root, pgserver runs PostgreSQL as a system user called
 ``pgserver`` (PostgreSQL refuses to run as root), which it creates on first use.
 
-This module knows nothing of engines or migrations: :mod:`sentinel_db.db` migrates the server.
+This module knows nothing of engines or migrations: :mod:`sentinel_db.runtime.db` migrates the server.
 """
 
 from __future__ import annotations

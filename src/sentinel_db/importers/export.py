@@ -16,9 +16,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from sentinel_db.db import Database
 from sentinel_db.repositories.base import DEFAULT_BATCH_SIZE
 from sentinel_db.repositories.tables import repository_for
+from sentinel_db.runtime.db import Database
 
 # File stems the importer recognises (the mapping file's name differs from its table's).
 FILE_STEMS: dict[str, str] = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sentinel_db.db import Database
 from sentinel_db.errors import ImportValidationError
 from sentinel_db.importers import ImportOptions, ImportReport, ProgressCallback, import_directory
+from sentinel_db.runtime.db import Database
 
-SAMPLE_DATA = Path(__file__).resolve().parent / "sample_data"
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 
 def seed_sample_data(db: Database, *, progress: ProgressCallback | None = None) -> ImportReport:

@@ -28,7 +28,7 @@ Revisions are history: keep what these functions create stable; change it in new
 from __future__ import annotations
 
 from alembic import op
-from sentinel_db.access import protect_private_schema, protect_private_table
+from sentinel_db.schema.access import protect_private_schema, protect_private_table
 
 SCHEMA = "sentinel_db"
 _FIRST_VERSION = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"

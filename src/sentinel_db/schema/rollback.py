@@ -1,7 +1,7 @@
 """Planning and running a rollback: by table (its branch only) or of the whole schema.
 
 Nothing here knows revision ids: a table's branch is found through the revision that declares
-``creates_tables``, and its branch label, as ``sentinel_db.migrations`` documents. The optional
+``creates_tables``, and its branch label, as ``sentinel_db.schema.migrations`` documents. The optional
 ``vectors`` branch is rolled back on its own with ``--to vectors@base`` (or ``vectors@REV``).
 """
 
@@ -14,10 +14,10 @@ from alembic.script import Script
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
 
-from sentinel_db import migrations
-from sentinel_db.embeddings import VECTORS_BRANCH
 from sentinel_db.errors import MigrationError, UsageError
-from sentinel_db.models import ALL_TABLES
+from sentinel_db.records.embeddings import VECTORS_BRANCH
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.schema import migrations
 
 
 @dataclass

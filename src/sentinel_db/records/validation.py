@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from sentinel_db.embeddings import MODEL_MAX, parse_vector, vector_literal
+from sentinel_db.records.embeddings import MODEL_MAX, parse_vector, vector_literal
 
 CONTROL_ID_MAX: Final = 20
 CONFIG_RULE_MAX: Final = 100

@@ -1,41 +1,8 @@
 """Alembic glue: a Config built in code, and upgrade / downgrade / status / drift / SQL.
 
-How the revision history is shaped (``alembic/versions/``), so that each table can be removed and
-restored on its own:
-
-- **One branch per table**, labelled with the table's name (``pci_dss_controls``,
-  ``aws_config_rules_guidance``, ``pci_aws_config_rule_mappings``), plus ``bookkeeping``
-  (``import_runs`` and whatever else lives in the ``sentinel_db`` schema). The branch root
-  creates the table and says so in a module attribute ``creates_tables = ("table",)``;
-  ``db rollback TABLE`` finds the creating revision through that attribute and downgrades its
-  branch label to just before it (``label@base``), so nothing here lists revision ids.
-- **A revision that changes one table** goes on that table's branch: ``down_revision`` is the
-  branch's current tip (the revision on that branch that the head merge lists). A revision that
-  creates another table either starts a branch of its own (``down_revision = None``,
-  ``branch_labels = ("its_table",)``, ``creates_tables = ("its_table",)``) or, if the table cannot
-  exist without another one, goes on that one's branch and lists it in ``creates_tables``.
-- **One head, a merge**: the newest merge revision lists the previous merge plus every branch
-  tip that changed since (``down_revision = (previous_merge, tip, ...)``). To add work, either
-  put the new tip into the current merge's ``down_revision`` in place of its parent, or add a
-  new merge. Removing a merge changes nothing, so rolling one branch back never touches another.
-  A merge lists only tips: never a revision that another listed one descends from (Alembic's
-  version bookkeeping breaks on such a graph; a test checks it).
-- **A revision that needs two branches** (say, triggers on a table that write to a bookkeeping
-  table) names both tips: ``down_revision = ("table_tip", "bookkeeping_tip")``. Rolling back
-  either branch then removes it, and ``migrate`` puts it back. Do not use ``depends_on`` across
-  branches: Alembic fails on it in this graph.
-- **No branch depends on another.** Objects several branches use (the ``sentinel_db`` schema,
-  the data versions of :mod:`sentinel_db.data_versions`) are created by whichever branch needs
-  them first and dropped only once unused; ``depends_on`` is never used (across branches it
-  breaks Alembic's version-table updates), and no revision has parents on two branches.
-- **Security**: a table the API may read calls ``sentinel_db.access.protect_api_table(name)``
-  in its revision; a bookkeeping table calls ``protect_private_table("sentinel_db.name")``.
-- **Optional branches** stand apart from that merge: the ``vectors`` branch (pgvector tables)
-  starts at ``down_revision = None`` with ``branch_labels = ("vectors",)``, names no other
-  branch and has no foreign key into the tables, so it is a second head that ``head()``,
-  :func:`status` and plain ``migrate`` leave out. ``migrate --with vectors`` applies it (and
-  ``alembic upgrade heads`` applies everything); ``rollback --to vectors@base`` removes it, and
-  rolling back a table never touches it.
+The revision history has one branch per table plus ``bookkeeping``, joined by a merge at the
+head; the optional ``vectors`` branch stands apart and is applied only on request. The rules a
+new revision follows are in ARCHITECTURE.md ("The revision history").
 """
 
 from __future__ import annotations
@@ -55,13 +22,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from alembic import command
-from sentinel_db.embeddings import VECTORS_BRANCH
 from sentinel_db.errors import MigrationError, translate
-from sentinel_db.models import ALL_TABLES, BOOKKEEPING_SCHEMA, SCHEMA_BY_TABLE, Base
+from sentinel_db.records.embeddings import VECTORS_BRANCH
+from sentinel_db.records.models import ALL_TABLES, BOOKKEEPING_SCHEMA, SCHEMA_BY_TABLE, Base
+from sentinel_db.schema import vector_indexes
 
 log = logging.getLogger("sentinel_db.migrations")
 
@@ -75,8 +42,8 @@ SEARCH_PATH_SQL = (
 # pg_advisory_xact_lock key shared by every `migrate` (0x53454e54 = "SENT").
 MIGRATION_LOCK_KEY = 0x53454E54_0001
 
-_PACKAGE_SCRIPTS = Path(__file__).resolve().parent / "_alembic"
-_REPO_SCRIPTS = Path(__file__).resolve().parents[2] / "alembic"
+_PACKAGE_SCRIPTS = Path(__file__).resolve().parents[1] / "_alembic"
+_REPO_SCRIPTS = Path(__file__).resolve().parents[3] / "alembic"
 
 
 def script_location() -> Path:
@@ -122,19 +89,6 @@ def make_config(
         cfg.attributes["connection"] = connection
     cfg.attributes["url"] = "postgresql+psycopg://"
     return cfg
-
-
-def engine_for_alembic() -> Engine:
-    """An unpooled engine from the settings, for `alembic` run from the command line."""
-    from sentinel_db import embedded
-    from sentinel_db.config import get_settings
-    from sentinel_db.engine import create_db_engine
-
-    settings = get_settings()
-    url = settings.url
-    if url is None:
-        url = embedded.open_url(settings.embedded_dir or embedded.default_data_dir())
-    return create_db_engine(url, settings, pool=False)
 
 
 def url_for_alembic() -> str:
@@ -306,7 +260,7 @@ def upgrade(
     attributes = {} if rls_anon_read is None else {"rls_anon_read": rls_anon_read}
     target = head() if revision == "head" else revision
     if with_vectors:
-        require_vector_extension(engine)
+        vector_indexes.require_vector_extension(engine)
 
     def steps(cfg: Config, _: Connection) -> None:
         command.upgrade(cfg, target)
@@ -315,36 +269,8 @@ def upgrade(
 
     _run(engine, "migrate", steps, attributes=attributes)
     if with_vectors:
-        build_vector_indexes(engine)
+        vector_indexes.build_vector_indexes(engine)
     return status(engine)
-
-
-def require_vector_extension(engine: Engine) -> None:
-    """Raise unless the server has pgvector.
-
-    Raises:
-        MigrationError: it has not; the message names the extension and how to get it.
-    """
-    from sentinel_db.embeddings import extension_available, missing_extension_message
-
-    with connect(engine, "look for the vector extension") as conn:
-        if not extension_available(conn):
-            message, hint = missing_extension_message(conn)
-            raise MigrationError(message, hint=hint)
-
-
-def build_vector_indexes(engine: Engine) -> list[str]:
-    """Build the HNSW indexes that the stored vectors call for and lack; returns their names."""
-    from sqlalchemy.orm import Session
-
-    from sentinel_db.embeddings import TARGETS, index_name
-    from sentinel_db.repositories.vectors import build_missing_indexes
-
-    built: list[str] = []
-    with Session(engine) as session, session.begin():
-        for parent, target in TARGETS.items():
-            built += [index_name(target.table, d) for d in build_missing_indexes(session, parent)]
-    return built
 
 
 def downgrade(engine: Engine, revision: str) -> Status:
@@ -457,13 +383,7 @@ def existing_tables(engine: Engine) -> dict[str, bool]:
         return {name: where is not None for name, where in locate_tables(conn).items()}
 
 
-def upgrade_if_behind(url: URL, settings: Any) -> None:
+def upgrade_if_behind(engine: Engine, *, rls_anon_read: bool) -> None:
     """Bring a database to head if it is behind (used only for the embedded server)."""
-    from sentinel_db.engine import create_db_engine
-
-    engine = create_db_engine(url, settings, pool=False)
-    try:
-        if not status(engine).up_to_date:
-            upgrade(engine, rls_anon_read=settings.rls_anon_read)
-    finally:
-        engine.dispose()
+    if not status(engine).up_to_date:
+        upgrade(engine, rls_anon_read=rls_anon_read)

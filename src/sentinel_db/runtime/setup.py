@@ -6,9 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentinel_db import migrations
-from sentinel_db.db import Database, HealthReport
 from sentinel_db.errors import UsageError
+from sentinel_db.runtime.db import Database, HealthReport
+from sentinel_db.schema import migrations
 
 ENV_TEMPLATE = """\
 # sentinel-db settings. Keep this file private (mode 0600); it holds secrets.

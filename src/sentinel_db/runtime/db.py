@@ -1,6 +1,6 @@
 """The database: engines for reads and writes, sessions, and the unit of work.
 
-Engines come from :mod:`sentinel_db.engine`; with no URL configured, :meth:`Database.from_settings`
+Engines come from :mod:`sentinel_db.runtime.engine`; with no URL configured, :meth:`Database.from_settings`
 starts the embedded server and migrates it on first use.
 """
 
@@ -17,16 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sentinel_db.cache import RepositoryCache
-from sentinel_db.cache import attach as attach_cache
 from sentinel_db.config import Settings, get_settings, mask_url
-from sentinel_db.engine import (  # re-exported: callers know them from here
-    ConnectionPlan,
-    create_db_engine,
-    dispose_engines,
-    get_engine,
-    plan_connection,
-)
 from sentinel_db.errors import (
     ConnectionFailedError,
     DatabaseTimeoutError,
@@ -35,7 +26,16 @@ from sentinel_db.errors import (
     missing_at_connect,
     translate,
 )
-from sentinel_db.metrics import MetricsSnapshot, metrics_of, note_failure, snapshot
+from sentinel_db.runtime.cache import RepositoryCache
+from sentinel_db.runtime.cache import attach as attach_cache
+from sentinel_db.runtime.engine import (  # re-exported: callers know them from here
+    ConnectionPlan,
+    create_db_engine,
+    dispose_engines,
+    get_engine,
+    plan_connection,
+)
+from sentinel_db.runtime.metrics import MetricsSnapshot, metrics_of, note_failure, snapshot
 
 log = logging.getLogger("sentinel_db.db")
 
@@ -210,7 +210,8 @@ def _open_embedded(settings: Settings) -> URL:
     Only the embedded database is ever migrated implicitly; a configured one waits for
     ``sentinel-db migrate``.
     """
-    from sentinel_db import embedded, migrations
+    from sentinel_db.runtime import embedded
+    from sentinel_db.schema import migrations
 
     data_dir = settings.embedded_dir or embedded.default_data_dir()
     url = embedded.open_url(data_dir)
@@ -219,7 +220,11 @@ def _open_embedded(settings: Settings) -> URL:
             "using the embedded PostgreSQL in %s (no DATABASE_URL set; set it to use Supabase)",
             data_dir,
         )
-        migrations.upgrade_if_behind(url, settings)
+        engine = create_db_engine(url, settings, pool=False)
+        try:
+            migrations.upgrade_if_behind(engine, rls_anon_read=settings.rls_anon_read)
+        finally:
+            engine.dispose()
         _migrated.add(str(data_dir))
     return url
 

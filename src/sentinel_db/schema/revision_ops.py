@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from alembic import op
-from sentinel_db.access import ANON_POLICY, AUTHENTICATED_POLICY, anon_read_at_migrate_time
+from sentinel_db.schema.access import ANON_POLICY, AUTHENTICATED_POLICY, anon_read_at_migrate_time
 
 
 def add_search_vector(table: str, expression: str) -> None:

@@ -4,7 +4,7 @@ A collector reads a fresh snapshot on every scrape, so nothing is counted twice 
 runs between scrapes::
 
     from prometheus_client import start_http_server
-    from sentinel_db.prometheus import register
+    from sentinel_db.runtime.prometheus import register
 
     register(db)
     start_http_server(9108)
@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 
-from sentinel_db.db import Database
-from sentinel_db.metrics import MetricsSnapshot
+from sentinel_db.runtime.db import Database
+from sentinel_db.runtime.metrics import MetricsSnapshot
 
 PREFIX = "sentinel_db"
 
