@@ -1,9 +1,10 @@
-"""Every Python and shell example in README.md runs as written, on either data set.
+"""Every Python and shell example in README.md and in docs/ runs as written, on either data set.
 
-Fenced blocks marked ``python``, ``bash``, ``sh`` or ``shell`` are found by themselves, so an
-example added later is tested too. Each runs in a fresh process against the test database (the
-URL in ``DATABASE_URL``), from an empty folder holding only ``examples/``, once with the bundled
-sample loaded and once with the PCI DSS 3.2.1 set. An example must leave the data exactly as it
+Fenced blocks marked ``python``, ``bash``, ``sh`` or ``shell`` in README.md and in every
+``docs/**/*.md`` page are found by themselves, so an example added later, or a new page, is tested
+too; a test id names the page and line (``docs/cli.md:42-shell``). Each runs in a fresh process
+against the test database (the URL in ``DATABASE_URL``), from an empty folder holding only
+``examples/``, once with the bundled sample loaded and once with the PCI DSS 3.2.1 set. An example must leave the data exactly as it
 found it unless one of its comments says it writes (a ``#`` comment with the word "writes").
 A block preceded by the line ``<!-- not-run -->`` is not run; keep those rare (installing,
 running the test suite itself).
@@ -28,6 +29,7 @@ from sentinel_db.runtime.db import Database
 from tests.conftest import EXAMPLES, REPO_ROOT
 
 README = REPO_ROOT / "README.md"
+DOCS = REPO_ROOT / "docs"
 RUNNABLE = {"python": "python", "bash": "shell", "sh": "shell", "shell": "shell"}
 NOT_RUN = "<!-- not-run -->"
 WRITES = re.compile(r"#.*\bwrites\b", re.IGNORECASE)
@@ -35,11 +37,17 @@ WRITES = re.compile(r"#.*\bwrites\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Example:
-    """One fenced code block of README.md."""
+    """One fenced code block of a Markdown page."""
 
+    page: str
     line: int
     kind: str
     code: str
+
+    @property
+    def where(self) -> str:
+        """``page:line``, the page relative to the repository root."""
+        return f"{self.page}:{self.line}"
 
     @property
     def writes(self) -> bool:
@@ -47,8 +55,13 @@ class Example:
         return bool(WRITES.search(self.code))
 
 
-def readme_examples(path: Path = README) -> list[Example]:
+def _page_name(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
+
+
+def examples_in(path: Path = README) -> list[Example]:
     """The runnable fenced blocks of ``path``, in order."""
+    page = _page_name(path)
     lines = path.read_text(encoding="utf-8").splitlines()
     found: list[Example] = []
     i = 0
@@ -61,12 +74,18 @@ def readme_examples(path: Path = README) -> list[Example]:
         previous = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
         kind = RUNNABLE.get(opening.group(1).lower())
         if kind is not None and previous.strip() != NOT_RUN:
-            found.append(Example(line=i + 1, kind=kind, code="\n".join(lines[i + 1 : end])))
+            code = "\n".join(lines[i + 1 : end])
+            found.append(Example(page=page, line=i + 1, kind=kind, code=code))
         i = end + 1
     return found
 
 
-EXAMPLES_IN_README = readme_examples()
+def documentation_pages() -> list[Path]:
+    """README.md, then every Markdown page under docs/ in path order."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
+DOCUMENTED_EXAMPLES = [e for page in documentation_pages() for e in examples_in(page)]
 
 
 def _fingerprint(db: Database) -> dict[str, tuple[int, int]]:
@@ -107,16 +126,33 @@ def _run(example: Example, env: dict[str, str], folder: Path) -> subprocess.Comp
 def _check(example: Example, db: Database, env: dict[str, str], folder: Path) -> None:
     before = _fingerprint(db)
     result = _run(example, env, folder)
-    where = f"README.md:{example.line}"
+    where = example.where
     assert result.returncode == 0, f"{where} failed:\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr, f"{where}:\n{result.stderr}"
     if not example.writes:
         assert _fingerprint(db) == before, f"{where} wrote to the database without saying so"
 
 
-def test_readme_has_runnable_examples_of_both_kinds() -> None:
-    assert {e.kind for e in EXAMPLES_IN_README} == {"python", "shell"}
-    assert any(e.writes for e in EXAMPLES_IN_README)
+def test_there_are_runnable_examples_of_both_kinds() -> None:
+    assert {e.kind for e in DOCUMENTED_EXAMPLES} == {"python", "shell"}
+    assert any(e.writes for e in DOCUMENTED_EXAMPLES)
+    readme = [e for e in DOCUMENTED_EXAMPLES if e.page == "README.md"]
+    assert {e.kind for e in readme} == {"python", "shell"}, "README.md keeps everyday examples"
+    assert any(e.page.startswith("docs/") for e in DOCUMENTED_EXAMPLES)
+
+
+def test_examples_are_collected_from_readme_and_every_docs_page() -> None:
+    pages = [_page_name(p) for p in documentation_pages()]
+    assert pages[0] == "README.md"
+    assert "docs/index.md" in pages and "docs/cli.md" in pages
+    assert all(p.startswith("docs/") and p.endswith(".md") for p in pages[1:])
+
+
+def test_readme_links_into_docs_resolve() -> None:
+    """README.md is not part of the mkdocs site, so mkdocs does not check its links: this does."""
+    targets = re.findall(r"\]\((docs/[^)#\s]+)(?:#[^)\s]*)?\)", README.read_text(encoding="utf-8"))
+    assert targets, "README.md links into docs/"
+    assert [t for t in targets if not (REPO_ROOT / t).is_file()] == []
 
 
 def test_examples_marked_not_run_are_left_out(tmp_path: Path) -> None:
@@ -124,22 +160,24 @@ def test_examples_marked_not_run_are_left_out(tmp_path: Path) -> None:
     page.write_text(
         "```bash\necho a\n```\n\n<!-- not-run -->\n```bash\necho b\n```\n```\nplain\n```\n"
     )
-    assert [e.code for e in readme_examples(page)] == ["echo a"]
+    found = examples_in(page)
+    assert [e.code for e in found] == ["echo a"]
+    assert [e.where for e in found] == ["page.md:1"]
 
 
-_IDS = [f"line{e.line}-{e.kind}" for e in EXAMPLES_IN_README]
+_IDS = [f"{e.where}-{e.kind}" for e in DOCUMENTED_EXAMPLES]
 
 
-@pytest.mark.parametrize("example", EXAMPLES_IN_README, ids=_IDS)
-def test_readme_example_runs_on_the_bundled_sample(
+@pytest.mark.parametrize("example", DOCUMENTED_EXAMPLES, ids=_IDS)
+def test_example_runs_on_the_bundled_sample(
     example: Example, clean_db: Database, cli_env: dict[str, Any], tmp_path: Path
 ) -> None:
     assert import_directory(clean_db, EXAMPLES).exit_code == 0
     _check(example, clean_db, cli_env, tmp_path)
 
 
-@pytest.mark.parametrize("example", EXAMPLES_IN_README, ids=_IDS)
-def test_readme_example_runs_on_the_3_2_1_set(
+@pytest.mark.parametrize("example", DOCUMENTED_EXAMPLES, ids=_IDS)
+def test_example_runs_on_the_3_2_1_set(
     example: Example,
     clean_db: Database,
     cli_env: dict[str, Any],
