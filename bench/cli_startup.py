@@ -3,6 +3,8 @@
 Each command runs as a fresh process (as a person would type it) ``--runs`` times after one
 warm-up run, and the median wall time is printed next to its target. `stats` runs against a
 throwaway database on ``--server``, migrated and loaded with the bundled sample, then dropped.
+Then `stats` on the embedded default (no DATABASE_URL, a throwaway data folder) is timed beside
+`stats` with DATABASE_URL pointing at that same server: the default may cost at most 0.1 s more.
 
     .venv/bin/python bench/cli_startup.py --runs 15
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -66,10 +70,34 @@ def main() -> None:
                 f"sentinel-db {label:<12}{statistics.median(times):>10.3f}{p90:>8.3f}"
                 f"{target:>8.1f}  {verdict}"
             )
-        print(f"({args.runs} runs each, after one warm-up; {os.cpu_count()} cores)")
     finally:
         with psycopg.connect(args.server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    embedded_overhead(args.runs)
+    print(f"({args.runs} runs each, after one warm-up; {os.cpu_count()} cores)")
+
+
+def embedded_overhead(runs: int) -> None:
+    """Median `stats` on the embedded default against DATABASE_URL set to the same server."""
+    folder = Path(tempfile.mkdtemp(prefix="sentinel-bench-embedded-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DB_"))}
+    env["SENTINEL_DB_EMBEDDED_DIR"] = str(folder)
+    try:
+        subprocess.run([*_command(), "--quiet", "import", str(SAMPLE)], env=env, check=True)
+        from sentinel_db.runtime import embedded
+
+        url = embedded.embedded_url(folder)
+        default = statistics.median(_time(["stats"], env, runs))
+        direct = statistics.median(_time(["stats"], {**env, "DATABASE_URL": url}, runs))
+        verdict = "ok" if default - direct <= 0.1 else "SLOW"
+        print(f"{'stats, embedded default':<24}{default:>10.3f}")
+        print(f"{'stats, DATABASE_URL':<24}{direct:>10.3f}")
+        print(f"{'difference':<24}{default - direct:>10.3f}{'':>8}{0.1:>8.1f}  {verdict}")
+    finally:
+        from sentinel_db.runtime import embedded
+
+        embedded.stop(folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ def shared_data() -> Path:
     return Path(os.environ[SHARED_DATA_VARIABLE])
 
 
-def _docker_available() -> bool:
+def docker_available() -> bool:
+    """True when a Docker engine answers (testcontainers can start servers)."""
     try:
         import docker  # type: ignore[import-untyped]
 
@@ -73,7 +74,7 @@ def server_url() -> Iterator[URL]:
     if explicit:
         yield make_url(explicit).set(drivername="postgresql+psycopg")
         return
-    if _docker_available():
+    if docker_available():
         from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:15", driver="psycopg") as pg:
@@ -218,3 +219,9 @@ def cli_env(
 
     get_settings.cache_clear()
     return dict(os.environ)
+
+
+@pytest.fixture
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
+    """A fresh folder for each example of a property test (``tmp_path`` is one per test)."""
+    return lambda: tmp_path_factory.mktemp("example")

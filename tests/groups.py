@@ -44,6 +44,30 @@ def shared_data_problem() -> str | None:
     return None
 
 
+def pgvector_present_problem() -> str | None:
+    """Why the tests' server cannot stand in for one without pgvector, or None when it can."""
+    explicit = os.environ.get("SENTINEL_TEST_DATABASE_URL")
+    if not explicit:
+        # Docker's postgres:15 has no pgvector; the embedded fallback (tests/conftest.py) has.
+        from tests.conftest import docker_available
+
+        if docker_available():
+            return None
+        return "the tests' server is the embedded PostgreSQL, which has pgvector"
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(explicit).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"
+            ).fetchone()
+    except psycopg.Error as exc:
+        return f"cannot ask the tests' server about pgvector: {exc}"
+    return "the tests' server has pgvector" if row and row[0] else None
+
+
 def pgbouncer_problem() -> str | None:
     """Why pgbouncer cannot be started, or None when it can."""
     return None if find_pgbouncer() else "pgbouncer is not installed"
@@ -67,6 +91,16 @@ GROUPS = (
         fixtures=frozenset({"shared_data"}),
         problem=shared_data_problem,
         enable=f"set {SHARED_DATA_VARIABLE} to the pci-dss-3.2.1 data folder",
+    ),
+    Group(
+        name="without-pgvector",
+        marker="without_pgvector",
+        fixtures=frozenset({"no_pgvector"}),
+        problem=pgvector_present_problem,
+        enable=(
+            "set SENTINEL_TEST_DATABASE_URL to a PostgreSQL without pgvector "
+            "(Debian's postgresql-15, for one)"
+        ),
     ),
     Group(
         name="pooler",
@@ -108,11 +142,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if require_all():
         return
     for group in GROUPS:
-        problem = group.problem()
-        if problem is None:
-            continue
         out = [item for item in items if item.get_closest_marker(group.marker) is not None]
         if not out:
+            continue  # asked only when a collected test needs it (it may connect)
+        problem = group.problem()
+        if problem is None:
             continue
         _deselected[group.name] = (len(out), f"{problem}; {group.enable}")
         gone = {id(item) for item in out}

@@ -79,8 +79,8 @@ class Pooler:
 
 
 def find_pgbouncer() -> str | None:
-    """Path of the pgbouncer binary (Debian puts it in /usr/sbin)."""
-    return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
+    """Path of the pgbouncer binary on PATH (Debian puts it in /usr/sbin), or None."""
+    return shutil.which("pgbouncer")
 
 
 def _free_address() -> tuple[str, int]:

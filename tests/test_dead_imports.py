@@ -130,7 +130,7 @@ def test_killed_mid_copy_is_marked_failed_while_a_live_import_is_not(
     assert admin.execute("SELECT count(*) FROM pci_dss_controls").fetchone() == (0,)
 
 
-@pytest.mark.parametrize("via", ["direct", "pgbouncer"])
+@pytest.mark.parametrize("via", ["direct", pytest.param("pgbouncer", marks=pytest.mark.pooler)])
 def test_killed_mid_merge_is_marked_failed_by_the_next_stats(
     via: str,
     request: pytest.FixtureRequest,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -43,25 +41,6 @@ def _seed_rows(db: Database) -> None:
                 "VALUES ('1.1', '[\"restricted-ssh\"]')"
             )
         )
-
-
-def test_alembic_command_line_upgrades_and_downgrades(fresh_database: URL) -> None:
-    # The optional vectors branch is a second head, so the core head is named; `alembic check`
-    # wants every branch applied and runs in tests/vectors/test_vector_schema.py (pgvector).
-    env = _env(fresh_database)
-    core = migrations.head()
-    for args in (["upgrade", core], ["current"], ["downgrade", "base"], ["upgrade", core]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "alembic", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert proc.returncode == 0, proc.stderr
-    state = migrations.status(Database.from_url(fresh_database, load_settings(None)).engine)
-    assert (state.current, state.vectors) == (core, None)
 
 
 def test_drift_check_notices_a_missing_expression_index(fresh_database: URL) -> None:

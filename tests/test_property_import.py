@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,13 +26,6 @@ from tests.property_helpers import (
     truncate,
     write_csv,
 )
-
-
-@pytest.fixture
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
-    """A fresh folder for each example."""
-    return lambda: tmp_path_factory.mktemp("example")
-
 
 # --- round trip -------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from sqlalchemy import exc as sa_exc
 
 
 class ExitCode(IntEnum):
-    """Process exit codes of the CLI (documented in README)."""
+    """Process exit codes of the CLI (documented in docs/cli.md)."""
 
     OK = 0
     FAILED = 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from sentinel_db.repositories import PciControlRepository
 from sentinel_db.runtime.db import Database
 from sentinel_db.schema import lints, migrations, rollback, security
 from tests.cli_helpers import run_cli
-from tests.conftest import EXAMPLES, REPO_ROOT
+from tests.conftest import EXAMPLES
+from tests.test_alembic_cli import alembic, bare_env
 from tests.vectors.conftest import create_database, libpq
 from tests.vectors.helpers import CONTROLS, seed_text, vector, write_controls, write_embeddings
 
@@ -115,22 +115,14 @@ def test_migrate_with_vectors_adds_the_branch_and_plain_migrate_leaves_it_alone(
 def test_alembic_from_the_repository_root_upgrades_checks_and_removes_the_branch(
     fresh: URL,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "SUPABASE_"))}
-    env["DATABASE_URL"] = libpq(fresh)
+    env = bare_env(DATABASE_URL=libpq(fresh))
     for args in (
-        ["upgrade", "vectors@head"],  # the branch alone: it needs no table
-        ["upgrade", "heads"],
+        ["-n", "vectors", "upgrade", "head"],  # the vectors history alone: it needs no table
+        ["upgrade", "head"],
         ["check"],
-        ["downgrade", "vectors@base"],
+        ["-n", "vectors", "downgrade", "base"],
     ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "alembic", *args],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = alembic(*args, env=env)
         assert proc.returncode == 0, (args, proc.stderr)
     engine = Database.from_url(fresh, load_settings(None)).engine
     state = migrations.status(engine)

@@ -179,7 +179,7 @@ def migrate(
             from sentinel_db.schema.vector_indexes import require_vector_extension
 
             require_vector_extension(db.engine)
-            sql += migrations.upgrade_sql(f"{migrations.head()}:{VECTORS_BRANCH}@head")
+            sql += migrations.upgrade_sql("head", "vectors")
         typer.echo(
             sql if sql.strip() else "-- nothing to do: the database is at the target revision"
         )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import UsageError, translate
-from sentinel_db.records.models import ALL_TABLES, MODEL_BY_TABLE, REFERENCE_TABLES
+from sentinel_db.records.models import ALL_TABLES, MODEL_BY_TABLE, REFERENCE_TABLES, sql_name
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.controls import PciControlRepository
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
@@ -61,13 +61,23 @@ def count_rows(session: Session, tables: tuple[str, ...] = ALL_TABLES) -> dict[s
 
 
 def clear_tables(session: Session, tables: tuple[str, ...]) -> dict[str, int]:
-    """Delete every row of ``tables`` in the caller's transaction; returns rows deleted per table."""
+    """Remove every row of ``tables`` in the caller's transaction; returns rows removed per table.
+
+    TRUNCATE rather than DELETE: it frees the tables' and indexes' space at once (a DELETE
+    leaves both at their old size until a VACUUM FULL), and the data-version and search-statistics
+    triggers handle it like a DELETE of every row.
+    """
     deleted: dict[str, int] = {}
+    if not tables:
+        return deleted
+    names = ", ".join(sql_name(table) for table in tables)
     try:
-        for table in tables:
-            result = session.execute(delete(MODEL_BY_TABLE[table]))
-            deleted[table] = int(result.rowcount)  # type: ignore[attr-defined]
         session.flush()
+        session.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
+        for table in tables:
+            count = session.execute(text(f"SELECT count(*) FROM {sql_name(table)}")).scalar_one()
+            deleted[table] = int(count)
+        session.execute(text(f"TRUNCATE {names}"))
     except SQLAlchemyError as exc:
         raise translate(exc, action="clear tables") from exc
     return deleted

@@ -201,31 +201,32 @@ def _cache_from(settings: Settings, wanted: bool | None) -> RepositoryCache | No
     )
 
 
-_migrated: set[str] = set()
+_announced: set[str] = set()
 
 
 def _open_embedded(settings: Settings) -> URL:
-    """Start (or reuse) the embedded server and bring it to head on its first use here.
+    """Start (or reuse) the embedded server; a brand-new data folder is migrated to head.
 
-    Only the embedded database is ever migrated implicitly; a configured one waits for
-    ``sentinel-db migrate``.
+    An existing folder is never migrated implicitly: what the user did to it (a rollback, say)
+    stays done until they run ``sentinel-db migrate``. A configured database is never migrated
+    implicitly either.
     """
     from sentinel_db.runtime import embedded
-    from sentinel_db.schema import migrations
 
     data_dir = settings.embedded_dir or embedded.default_data_dir()
+    created = not embedded.is_initialised(data_dir)
     url = embedded.open_url(data_dir)
-    if str(data_dir) not in _migrated:
-        log.warning(
-            "using the embedded PostgreSQL in %s (no DATABASE_URL set; set it to use Supabase)",
-            data_dir,
-        )
+    if str(data_dir) not in _announced:
+        log.warning("using the embedded PostgreSQL in %s (DATABASE_URL is not set)", data_dir)
+        _announced.add(str(data_dir))
+    if created:
+        from sentinel_db.schema import migrations
+
         engine = create_db_engine(url, settings, pool=False)
         try:
-            migrations.upgrade_if_behind(engine, rls_anon_read=settings.rls_anon_read)
+            migrations.upgrade(engine, rls_anon_read=settings.rls_anon_read)
         finally:
             engine.dispose()
-        _migrated.add(str(data_dir))
     return url
 
 

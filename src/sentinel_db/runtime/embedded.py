@@ -5,7 +5,10 @@ left running, so later commands connect at once; :func:`status` describes it wit
 it, and :func:`stop` shuts it down. As root, pgserver runs PostgreSQL as a system user called
 ``pgserver`` (PostgreSQL refuses to run as root), which it creates on first use.
 
-This module knows nothing of engines or migrations: :mod:`sentinel_db.runtime.db` migrates the server.
+A new data folder gets settings for a small local server: WAL is kept to a few segments (PostgreSQL's
+defaults keep up to 1 GB between checkpoints), so the folder stays close to the size of its data.
+This module knows nothing of engines or migrations: :mod:`sentinel_db.runtime.db` migrates a
+new server once, and never touches an existing one.
 """
 
 from __future__ import annotations
@@ -51,6 +54,30 @@ def _pgserver() -> Any:
     return pgserver
 
 
+# Reloadable settings for a small local server (no restart needed): a checkpoint after every
+# 32 MB of WAL, and 32 MB kept for reuse (PostgreSQL's minimum is two 16 MB segments).
+SMALL_SERVER_SETTINGS: dict[str, str] = {"max_wal_size": "32MB", "min_wal_size": "32MB"}
+
+
+def is_initialised(data_dir: Path | None = None) -> bool:
+    """True when ``data_dir`` already holds a PostgreSQL cluster."""
+    return ((data_dir or default_data_dir()) / "PG_VERSION").is_file()
+
+
+def _tune(server: Any, path: Path) -> None:
+    """Apply :data:`SMALL_SERVER_SETTINGS` once (they live in ``postgresql.auto.conf``)."""
+    auto = path / "postgresql.auto.conf"
+    try:
+        current = auto.read_text(encoding="utf-8")
+    except OSError:
+        current = ""
+    if all(f"{name} = '{value}'" in current for name, value in SMALL_SERVER_SETTINGS.items()):
+        return
+    for name, value in SMALL_SERVER_SETTINGS.items():
+        server.psql(f"ALTER SYSTEM SET {name} = '{value}'")
+    server.psql("SELECT pg_reload_conf()")
+
+
 def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = None) -> Any:
     """Start (or reuse) the embedded server in ``data_dir`` and return the pgserver handle.
 
@@ -67,7 +94,9 @@ def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = N
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (cron, CI, containers); harmless.
             warnings.simplefilter("ignore")
-            return pgserver.get_server(path, cleanup_mode=cleanup_mode)
+            server = pgserver.get_server(path, cleanup_mode=cleanup_mode)
+            _tune(server, path)
+            return server
     except Exception as exc:
         raise ConnectionFailedError(
             f"could not start the embedded PostgreSQL in {path}", hint=_INSTALL_HINT

@@ -35,7 +35,7 @@ DB_RETRY_COUNT=3
 # Connection pool: kept connections, and extra ones allowed under load.
 DB_POOL_SIZE=10
 DB_MAX_OVERFLOW=20
-# Serve repeated repository reads from memory, exactly (see README: "Cache and runtime
+# Serve repeated repository reads from memory, exactly (see docs/cache.md: "Cache and runtime
 # figures"), within these bounds.
 DB_CACHE=false
 DB_CACHE_MAX_ENTRIES=10000

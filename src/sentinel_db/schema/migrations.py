@@ -7,13 +7,11 @@ new revision follows are in ARCHITECTURE.md ("The revision history").
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -26,69 +24,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from alembic import command
 from sentinel_db.errors import MigrationError, translate
-from sentinel_db.records.embeddings import VECTORS_BRANCH
-from sentinel_db.records.models import ALL_TABLES, BOOKKEEPING_SCHEMA, SCHEMA_BY_TABLE, Base
-from sentinel_db.schema import vector_indexes
+from sentinel_db.records.models import ALL_TABLES, SCHEMA_BY_TABLE, Base
+from sentinel_db.schema import environments, vector_indexes
+from sentinel_db.schema.environments import CORE, VECTORS, Environment
 
 log = logging.getLogger("sentinel_db.migrations")
 
-VERSION_TABLE = "sentinel_db_alembic_version"
-# Appends the bookkeeping schema to the search path (``{local}``: for this transaction only, or
-# for the session in offline SQL), so the unqualified version table is found in either schema.
-SEARCH_PATH_SQL = (
-    "SELECT set_config('search_path', concat_ws(', ', nullif(current_setting('search_path'), ''),"
-    " 'sentinel_db'), {local})"
-)
-# pg_advisory_xact_lock key shared by every `migrate` (0x53454e54 = "SENT").
-MIGRATION_LOCK_KEY = 0x53454E54_0001
-
-_PACKAGE_SCRIPTS = Path(__file__).resolve().parents[1] / "_alembic"
-_REPO_SCRIPTS = Path(__file__).resolve().parents[3] / "alembic"
-
-
-def script_location() -> Path:
-    """Where the revision scripts are: inside an installed wheel, else the repository's."""
-    for candidate in (_PACKAGE_SCRIPTS, _REPO_SCRIPTS):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise MigrationError("the Alembic revision scripts are missing from this installation")
-
-
-def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Consider only sentinel-db's own schemas and tables: never Supabase's or anyone else's."""
-    if type_ == "schema":
-        return name is None or name == BOOKKEEPING_SCHEMA
-    if type_ == "table":
-        schema = parent_names.get("schema_name")
-        return (f"{schema}.{name}" if schema else name) in Base.metadata.tables
-    return True
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """Compare only sentinel-db's tables and what belongs to them.
-
-    Expression and GIN indexes need no exclusion here: Alembic 1.13+ compares them by their
-    definitions, and the drift tests prove both that a fresh schema shows no changes and that a
-    missing expression index is reported.
-    """
-    if type_ == "table":
-        return obj.key in Base.metadata.tables
-    return True
-
-
-def make_config(
-    *, connection: Connection | None = None, output: io.StringIO | None = None
-) -> Config:
-    """An Alembic Config pointing at our scripts, optionally bound to a live connection."""
-    cfg = Config(output_buffer=output, stdout=output or io.StringIO())
-    cfg.set_main_option("script_location", str(script_location()))
-    cfg.set_main_option("path_separator", "os")
-    if connection is not None:
-        cfg.attributes["connection"] = connection
-    cfg.attributes["url"] = "postgresql+psycopg://"
-    return cfg
+# Re-exported: callers and tests know them from here.
+VERSION_TABLE = environments.VERSION_TABLE
+SEARCH_PATH_SQL = environments.SEARCH_PATH_SQL
+MIGRATION_LOCK_KEY = environments.MIGRATION_LOCK_KEY
+script_location = environments.script_location
+include_name = environments.include_name
+include_object = environments.include_object
+make_config = environments.make_config
 
 
 def url_for_alembic() -> str:
@@ -96,63 +45,46 @@ def url_for_alembic() -> str:
     return "postgresql+psycopg://"
 
 
-@functools.lru_cache(maxsize=1)
-def make_script_directory() -> ScriptDirectory:
+def make_script_directory(environment: Environment = CORE) -> ScriptDirectory:
     """The revision scripts and their graph (read once per process)."""
-    return ScriptDirectory.from_config(make_config())
+    return environments.scripts(environment)
 
 
 _scripts = make_script_directory
 
 
-@functools.lru_cache(maxsize=1)
 def optional_revisions() -> frozenset[str]:
-    """The revisions of the optional ``vectors`` branch (never part of the core schema)."""
-    scripts = _scripts()
-    roots = [
-        s.revision
-        for s in scripts.walk_revisions()
-        if s.down_revision is None and VECTORS_BRANCH in (s.branch_labels or ())
-    ]
-    found: set[str] = set()
-    todo = list(roots)
-    while todo:
-        script = scripts.get_revision(todo.pop())
-        if script is not None and script.revision not in found:
-            found.add(script.revision)
-            todo.extend(script.nextrev)
-    return frozenset(found)
+    """The revisions of the optional ``vectors`` history (never part of the core schema)."""
+    return environments.revisions(VECTORS)
 
 
-def head() -> str:
-    """The newest core revision id (the history ends in one merge; optional branches aside)."""
-    heads = [h for h in _scripts().get_heads() if h not in optional_revisions()]
+def head(environment: Environment = CORE) -> str:
+    """The newest revision id of ``environment`` (each history ends in one head)."""
+    heads = _scripts(environment).get_heads()
     if len(heads) != 1:
         raise MigrationError(f"expected one head revision, found {len(heads)}")
-    return heads[0]
+    return str(heads[0])
 
 
 def current_heads(conn: Connection) -> tuple[str, ...]:
-    """The revisions the database is at: one at head, several after a table was rolled back."""
+    """The core revisions the database is at: one at head, several after a table was rolled
+    back."""
     conn.execute(text(SEARCH_PATH_SQL.format(local="true")))
-    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    return tuple(sorted(ctx.get_current_heads()))
+    return environments.core_versions(conn)
 
 
-def core_heads(conn: Connection) -> tuple[str, ...]:
-    """:func:`current_heads` without the optional branches."""
-    return tuple(h for h in current_heads(conn) if h not in optional_revisions())
+core_heads = current_heads
 
 
 def current(conn: Connection) -> str | None:
     """The core revision(s) the database is at, comma-separated (``None`` when never migrated)."""
-    return ", ".join(core_heads(conn)) or None
+    return ", ".join(current_heads(conn)) or None
 
 
 def current_vectors(conn: Connection) -> str | None:
-    """The ``vectors`` branch revision the database is at (``None`` when not applied)."""
-    found = [h for h in current_heads(conn) if h in optional_revisions()]
-    return found[0] if found else None
+    """The ``vectors`` revision the database is at (``None`` when not applied)."""
+    conn.execute(text(SEARCH_PATH_SQL.format(local="true")))
+    return environments.vectors_version(conn)
 
 
 @dataclass(frozen=True)
@@ -169,17 +101,17 @@ def _info(script: Script) -> RevisionInfo:
     return RevisionInfo(script.revision, (script.doc or "").split("\n")[0].strip(), tables)
 
 
-def ancestors(heads: Sequence[str]) -> set[str]:
+def ancestors(heads: Sequence[str], environment: Environment = CORE) -> set[str]:
     """Every revision at or below ``heads`` (what a database at those heads has applied)."""
     if not heads:
         return set()
-    scripts = _scripts()
+    scripts = _scripts(environment)
     return {s.revision for s in scripts.iterate_revisions(tuple(heads), "base")}
 
 
-def all_revisions() -> list[RevisionInfo]:
-    """Every revision, newest first (each after all of its descendants)."""
-    return [_info(s) for s in _scripts().walk_revisions()]
+def all_revisions(environment: Environment = CORE) -> list[RevisionInfo]:
+    """Every revision of ``environment``, newest first (each after all of its descendants)."""
+    return [_info(s) for s in _scripts(environment).walk_revisions()]
 
 
 @dataclass
@@ -206,12 +138,10 @@ def status(engine: Engine) -> Status:
     """Current core revision(s), head, the core revisions still to apply (oldest first), and
     the ``vectors`` revision when that branch is applied."""
     with connect(engine, "read the schema revision") as conn:
-        every = current_heads(conn)
-    optional = optional_revisions()
-    heads = tuple(h for h in every if h not in optional)
-    vectors = next((h for h in every if h in optional), None)
+        heads = current_heads(conn)
+        vectors = environments.vectors_version(conn)
     applied = ancestors(heads)
-    pending = [r for r in reversed(all_revisions()) if r.revision not in applied | optional]
+    pending = [r for r in reversed(all_revisions()) if r.revision not in applied]
     return Status(heads=heads, head=head(), pending=pending, vectors=vectors)
 
 
@@ -262,10 +192,12 @@ def upgrade(
     if with_vectors:
         vector_indexes.require_vector_extension(engine)
 
-    def steps(cfg: Config, _: Connection) -> None:
+    def steps(cfg: Config, conn: Connection) -> None:
         command.upgrade(cfg, target)
         if with_vectors:
-            command.upgrade(cfg, f"{VECTORS_BRANCH}@head")
+            vectors = make_config(VECTORS, connection=conn)
+            vectors.attributes.update(attributes)
+            command.upgrade(vectors, "head")
 
     _run(engine, "migrate", steps, attributes=attributes)
     if with_vectors:
@@ -278,12 +210,14 @@ def downgrade(engine: Engine, revision: str) -> Status:
 
     Alembic's ``downgrade REV`` only removes REV's descendants; revisions on other branches
     that REV does not include are then taken off one head at a time, in the same transaction.
-    The optional ``vectors`` branch depends on no table, so it stays unless ``revision`` is
+    The optional ``vectors`` history depends on no table, so it stays unless ``revision`` is
     ``base``.
     """
 
     def steps(cfg: Config, conn: Connection) -> None:
-        keep = set() if revision == "base" else ancestors((revision,)) | optional_revisions()
+        if revision == "base" and environments.vectors_version(conn) is not None:
+            command.downgrade(make_config(VECTORS, connection=conn), "base")
+        keep = set() if revision == "base" else ancestors((revision,))
         command.downgrade(cfg, revision)
         while extra := [h for h in current_heads(conn) if h not in keep]:
             command.downgrade(cfg, f"{extra[0]}@-1")
@@ -309,18 +243,28 @@ def downgrade_branches(engine: Engine, targets: Sequence[tuple[str, str]]) -> St
 
 
 def downgrade_branch(engine: Engine, target: str) -> Status:
-    """One branch-qualified downgrade (``label@rev`` or ``label@base``)."""
+    """One branch-qualified downgrade of the core history (``label@rev`` or ``label@base``)."""
     _run(engine, "rollback", lambda cfg, _: command.downgrade(cfg, target))
     return status(engine)
 
 
-def upgrade_sql(revision_range: str = "head") -> str:
+def downgrade_vectors(engine: Engine, revision: str) -> Status:
+    """Downgrade the optional ``vectors`` history to ``revision`` (``base`` removes it)."""
+
+    def steps(_: Config, conn: Connection) -> None:
+        command.downgrade(make_config(VECTORS, connection=conn), revision)
+
+    _run(engine, "rollback", steps)
+    return status(engine)
+
+
+def upgrade_sql(revision_range: str = "head", environment: Environment = CORE) -> str:
     """The SQL an upgrade would run (Alembic offline mode); nothing is executed."""
     out = io.StringIO()
     if revision_range == "head":
-        revision_range = head()
+        revision_range = head(environment)
     try:
-        command.upgrade(make_config(output=out), revision_range, sql=True)
+        command.upgrade(make_config(environment, output=out), revision_range, sql=True)
     except CommandError as exc:
         raise MigrationError(f"cannot render SQL for {revision_range}: {exc}") from exc
     return out.getvalue()
@@ -381,9 +325,3 @@ def existing_tables(engine: Engine) -> dict[str, bool]:
     """Which of sentinel-db's tables exist in the database."""
     with connect(engine, "list tables") as conn:
         return {name: where is not None for name, where in locate_tables(conn).items()}
-
-
-def upgrade_if_behind(engine: Engine, *, rls_anon_read: bool) -> None:
-    """Bring a database to head if it is behind (used only for the embedded server)."""
-    if not status(engine).up_to_date:
-        upgrade(engine, rls_anon_read=rls_anon_read)

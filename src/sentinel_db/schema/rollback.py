@@ -1,8 +1,8 @@
 """Planning and running a rollback: by table (its branch only) or of the whole schema.
 
 Nothing here knows revision ids: a table's branch is found through the revision that declares
-``creates_tables``, and its branch label, as ``sentinel_db.schema.migrations`` documents. The optional
-``vectors`` branch is rolled back on its own with ``--to vectors@base`` (or ``vectors@REV``).
+``creates_tables``, and its branch label (ARCHITECTURE.md, "The revision history"). The optional
+``vectors`` history is rolled back on its own with ``--to vectors@base`` (or ``vectors@REV``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sentinel_db.errors import MigrationError, UsageError
 from sentinel_db.records.embeddings import VECTORS_BRANCH
 from sentinel_db.records.models import ALL_TABLES
 from sentinel_db.schema import migrations
+from sentinel_db.schema.environments import VECTORS
 
 
 @dataclass
@@ -102,10 +103,11 @@ def plan_rollback(
         except CommandError as exc:
             raise UsageError(f"cannot roll back to {to}: {exc}") from exc
         remove = applied - keep
-        if to == "base" and state.vectors is not None:
-            remove |= migrations.ancestors((state.vectors,))  # base removes every branch
         target = to
     undone = [r for r in migrations.all_revisions() if r.revision in remove]
+    if to == "base" and state.vectors is not None:  # base removes the vectors history too
+        vectors = migrations.ancestors((state.vectors,), VECTORS)
+        undone = [r for r in migrations.all_revisions(VECTORS) if r.revision in vectors] + undone
     return RollbackPlan(
         target=target, revisions=undone, rows_lost=_rows_lost(engine, undone), branches=branches
     )
@@ -117,14 +119,11 @@ def _plan_vectors(engine: Engine, to: str) -> RollbackPlan:
     if vectors is None:
         return RollbackPlan(target=to, revisions=[], rows_lost={})
     rev = to.partition("@")[2]
-    try:
-        keep = set() if rev == "base" else migrations.ancestors((rev,))
-    except CommandError as exc:
-        raise UsageError(f"cannot roll back to {to}: {exc}") from exc
-    if not keep <= migrations.optional_revisions():
-        raise UsageError(f"{rev} is not a revision of the {VECTORS_BRANCH} branch")
-    remove = migrations.ancestors((vectors,)) - keep
-    undone = [r for r in migrations.all_revisions() if r.revision in remove]
+    if rev != "base" and rev not in migrations.optional_revisions():
+        raise UsageError(f"{rev} is not a revision of the {VECTORS_BRANCH} history")
+    keep = set() if rev == "base" else migrations.ancestors((rev,), VECTORS)
+    remove = migrations.ancestors((vectors,), VECTORS) - keep
+    undone = [r for r in migrations.all_revisions(VECTORS) if r.revision in remove]
     return RollbackPlan(target=to, revisions=undone, rows_lost=_rows_lost(engine, undone))
 
 
@@ -154,7 +153,7 @@ def run_rollback(engine: Engine, plan: RollbackPlan) -> migrations.Status:
     if plan.target.startswith(f"{VECTORS_BRANCH}@"):
         if not plan.revisions:
             return migrations.status(engine)
-        return migrations.downgrade_branch(engine, plan.target)
+        return migrations.downgrade_vectors(engine, plan.target.partition("@")[2])
     if plan.by_table:
         return migrations.downgrade_branches(engine, plan.branches)
     return migrations.downgrade(engine, plan.target)
