@@ -31,10 +31,10 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sentinel_db import migrations  # noqa: E402
 from sentinel_db.config import load_settings  # noqa: E402
 from sentinel_db.importers import ImportOptions, import_file  # noqa: E402
 from sentinel_db.runtime.db import Database  # noqa: E402
+from sentinel_db.schema import migrations  # noqa: E402
 from tests.load_reader import observe  # noqa: E402
 from tests.test_load import write_controls  # noqa: E402
 
