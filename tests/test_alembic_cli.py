@@ -7,8 +7,10 @@ set (or, for the embedded default, nothing at all), as a person would type it.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,11 +98,17 @@ def _row_counts(db: Database) -> dict[str, int]:
 
 
 @pytest.fixture
-def embedded_folder(tmp_path: Path) -> Iterator[Path]:
-    """A data folder for the embedded default, its server stopped at the end."""
-    folder = tmp_path / "embedded"
-    yield folder
-    embedded.stop(folder)
+def embedded_folder() -> Iterator[Path]:
+    """A data folder for the embedded default, its server stopped and the folder removed at the
+    end. Outside pytest's own temporary folders: as root the server runs as another user, who
+    must be able to reach the folder (pytest keeps its folders private to the user)."""
+    parent = Path(tempfile.mkdtemp(prefix="sentinel-db-embedded-"))
+    folder = parent / "embedded"
+    try:
+        yield folder
+    finally:
+        embedded.stop(folder)
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _cli(folder: Path, *args: str) -> Result:
