@@ -38,6 +38,7 @@ class Script:
     requests: list[dict[str, Any]] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
     hold: bool = False
+    hold_from: int | None = None  # hold every request from this one on (1-based)
     delay: float = 0.0
     down: bool = False
 
@@ -60,7 +61,9 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             script.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
-            if script.hold:
+            if script.hold or (
+                script.hold_from is not None and len(script.requests) >= script.hold_from
+            ):
                 script.released.wait(30)
             if script.down:
                 self.close_connection = True
