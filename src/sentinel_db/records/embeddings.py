@@ -212,9 +212,12 @@ def missing_extension_message(conn: Connection) -> tuple[str, str]:
 
 
 # What a row's vector is computed from. "context" puts the row's heading (a control's
-# requirement, a rule's name in words) before its text, "chunk" is the text alone.
+# requirement, a rule's name in words) before its text, "chunk" is the text alone. Measured with
+# all-MiniLM-L6-v2 on the judged questions, the text alone ranks better (vectors alone: MRR@10
+# 0.78 against 0.75; hybrid 0.87 against 0.86): the shared requirement heading makes sibling
+# controls look alike. It is also what the stored content hash covers.
 EmbedTextVariant = Literal["chunk", "context"]
-DEFAULT_TEXT_VARIANT: Final[EmbedTextVariant] = "context"
+DEFAULT_TEXT_VARIANT: Final[EmbedTextVariant] = "chunk"
 
 
 def embedding_text(
