@@ -171,3 +171,36 @@ def test_embed_command_reports_and_a_second_run_does_nothing(
     assert asked == 2, "one batch per table, nothing on the second run"
     unknown = run_cli(capsys, "embed", "no_such_table")
     assert unknown.exit_code == 2 and "no vectors are kept for 'no_such_table'" in unknown.stderr
+
+
+def test_auth_check_reports_the_provider_and_whether_stored_vectors_match(
+    vector_db: Database,
+    vector_url: URL,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with vector_db.unit_of_work() as session:
+        seed_text(session)
+    with vector_db.session() as session:
+        embed_missing(session, CountingEmbedder(), "pci_dss_controls")
+    monkeypatch.setenv("DATABASE_URL", libpq(vector_url))
+    monkeypatch.setenv("EMBEDDING_MODEL", "test-model")
+    monkeypatch.setenv("EMBEDDING_API_KEY", "sk-planted-check-key")
+    reports = {}
+    for dims in (8, 3):
+        with embedding_server(Script(dims=dims)) as (url, _script):
+            monkeypatch.setenv("EMBEDDING_URL", url)
+            result = run_cli(capsys, "auth", "check", "--format", "json")
+            reports[dims] = json.loads(result.stdout)
+            assert "sk-planted-check-key" not in result.stdout + result.stderr
+    same, other = reports[8]["embedding"], reports[3]["embedding"]
+    assert (same["reachable"], same["dimensions"], same["matches_stored"]) == (True, 8, True)
+    assert same["stored"] == [{"table": "pci_dss_controls_embeddings", "dimensions": 8}]
+    assert (other["dimensions"], other["matches_stored"]) == (3, False)
+    assert any("differ in dimension" in w for w in reports[3]["warnings"])
+    monkeypatch.setenv("EMBEDDING_URL", url)  # that server is stopped now
+    gone = json.loads(run_cli(capsys, "auth", "check", "--format", "json").stdout)
+    assert (
+        gone["embedding"]["reachable"] is False and "cannot connect" in gone["embedding"]["error"]
+    )
+    assert any("not reachable" in w for w in gone["warnings"])

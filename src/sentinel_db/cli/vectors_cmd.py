@@ -161,3 +161,26 @@ class _Named:
 
     def __init__(self, model: str) -> None:
         self.model = model
+
+
+def provider_section(state: Any, db: Any) -> dict[str, Any]:
+    """The embedding provider part of `auth check`: data, text lines and warnings."""
+    from sentinel_db.importers.embed import check_provider
+
+    found = check_provider(db, state.settings())
+    if found is None:
+        return {"embedding": None, "lines": ["embedding: no provider (lexical search)"]}
+    stored = ", ".join(f"{s['table']} {s['dimensions']}" for s in found["stored"]) or "none"
+    reach = "reachable" if found["reachable"] else f"NOT reachable ({found['error']})"
+    lines = [
+        f"embedding: {found['provider']} at {found['url']}, model {found['model']}: {reach}",
+        f"embedding: {found['dimensions'] or '?'} dimensions; stored vectors of the model: {stored}",
+    ]
+    warnings = []
+    if not found["reachable"]:
+        warnings.append("the embedding provider is not reachable: searches answer lexically")
+    if found["matches_stored"] is False:
+        warnings.append(
+            "the provider's vectors differ in dimension from the stored ones: run `sentinel-db embed --all`"
+        )
+    return {"embedding": found, "lines": lines, "warnings": warnings}

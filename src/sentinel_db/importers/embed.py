@@ -253,3 +253,43 @@ class _RunRecord:
         if self._lock_conn is not None:
             self._lock_conn.rollback()
             self._lock_conn.close()
+
+
+def check_provider(db: Any, settings: Any) -> dict[str, Any] | None:
+    """The configured provider: reachable, its model and dimension, whether stored vectors match.
+
+    None when no provider is configured. Never raises for the provider's failure: the report
+    says ``reachable: false`` and why.
+    """
+    from sentinel_db.runtime.embedders import embedder_from_settings
+    from sentinel_db.runtime.query_vectors import QueryEmbedder
+
+    query = QueryEmbedder.from_settings(settings)
+    if query is None:
+        return None
+    found: dict[str, Any] = {
+        "provider": settings.embedding_provider,
+        "url": settings.masked_embedding_url,
+        "model": settings.embedding_model,
+        "reachable": False,
+        "dimensions": None,
+        "error": None,
+        "stored": [],
+        "matches_stored": None,
+    }
+    try:
+        embedder = embedder_from_settings(settings)
+        vector = embed_all(embedder, ["sentinel-db connection check"])[0]
+        found.update(reachable=True, dimensions=len(vector))
+    except SentinelDBError as exc:
+        found["error"] = exc.message
+    with db.unit_of_work(read_only=True) as session:
+        for target in TARGETS.values():
+            dims = VectorStore(session, target.parent).stored_dimensions(str(query.model))
+            if dims is not None:
+                found["stored"].append({"table": target.table, "dimensions": dims})
+    if found["stored"] and found["dimensions"] is not None:
+        found["matches_stored"] = all(
+            s["dimensions"] == found["dimensions"] for s in found["stored"]
+        )
+    return found
