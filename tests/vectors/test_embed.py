@@ -144,16 +144,19 @@ def test_a_killed_run_resumes_without_losing_or_duplicating_vectors(
     assert _stored(vector_db) == expected
 
 
-def test_embed_command_reports_and_a_second_run_does_nothing(
-    vector_db: Database,
-    vector_url: URL,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def seeded_cli(vector_db: Database, vector_url: URL, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """The vectors database with the small seed, and the CLI pointed at it."""
     with vector_db.unit_of_work() as session:
         seed_text(session)
+    monkeypatch.setenv("DATABASE_URL", libpq(vector_url))
+    return vector_db
+
+
+def test_embed_command_reports_and_a_second_run_does_nothing(
+    seeded_cli: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with embedding_server() as (url, script):
-        monkeypatch.setenv("DATABASE_URL", libpq(vector_url))
         monkeypatch.setenv("EMBEDDING_URL", url)
         monkeypatch.setenv("EMBEDDING_MODEL", "test-model")
         dry = run_cli(capsys, "embed", "--dry-run", "--format", "json")
@@ -174,16 +177,10 @@ def test_embed_command_reports_and_a_second_run_does_nothing(
 
 
 def test_auth_check_reports_the_provider_and_whether_stored_vectors_match(
-    vector_db: Database,
-    vector_url: URL,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    seeded_cli: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with vector_db.unit_of_work() as session:
-        seed_text(session)
-    with vector_db.session() as session:
+    with seeded_cli.session() as session:
         embed_missing(session, CountingEmbedder(), "pci_dss_controls")
-    monkeypatch.setenv("DATABASE_URL", libpq(vector_url))
     monkeypatch.setenv("EMBEDDING_MODEL", "test-model")
     monkeypatch.setenv("EMBEDDING_API_KEY", "sk-planted-check-key")
     reports = {}
