@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -201,3 +202,36 @@ def test_auth_check_reports_the_provider_and_whether_stored_vectors_match(
         gone["embedding"]["reachable"] is False and "cannot connect" in gone["embedding"]["error"]
     )
     assert any("not reachable" in w for w in gone["warnings"])
+
+
+def test_import_embed_embeds_what_the_import_changed_and_a_refusal_is_reported(
+    vector_db: Database,
+    vector_url: URL,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sample = Path(__file__).resolve().parents[2] / "src" / "sentinel_db" / "sample_data"
+    monkeypatch.setenv("DATABASE_URL", libpq(vector_url))
+    monkeypatch.setenv("EMBEDDING_MODEL", "test-model")
+    with embedding_server() as (url, script):
+        monkeypatch.setenv("EMBEDDING_URL", url)
+        imported = run_cli(capsys, "import", str(sample), "--embed")
+        assert imported.exit_code == 0, imported.stderr
+        with vector_db.unit_of_work(read_only=True) as session:
+            counts = session.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM pci_dss_controls_embeddings),"
+                    " (SELECT count(*) FROM pci_dss_controls),"
+                    " (SELECT count(*) FROM aws_config_rules_guidance_embeddings),"
+                    " (SELECT count(*) FROM aws_config_rules_guidance)"
+                )
+            ).one()
+        assert counts[0] == counts[1] > 0 and counts[2] == counts[3] > 0
+        with vector_db.unit_of_work() as session:
+            session.execute(text("UPDATE pci_dss_controls SET chunk = chunk || ' (revised)'"))
+        script.fail_next(400, '{"error": {"message": "input too long"}}')
+        refused = run_cli(capsys, "embed", "controls", "--format", "json")
+    (report,) = json.loads(refused.stdout)
+    assert refused.exit_code == 1
+    assert report["failed"] == counts[1] and report["refreshed"] == 0
+    assert "HTTP 400: input too long" in report["reasons"]
