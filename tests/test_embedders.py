@@ -145,10 +145,17 @@ def test_question_vectors_are_cached_and_bounded_by_the_budget() -> None:
     question_cache.clear()
     with embedding_server() as (url, script):
         embedder, _ = _embedder(url)
-        query = QueryEmbedder.wrap(embedder, budget=0.3)
+        query = QueryEmbedder.wrap(embedder, budget=30)
         first = query.vector("how long do we keep logs")
         again = query.vector("how long do we keep logs")
         assert first == again and len(script.requests) == 1
+        # The server now holds every request until the test ends: only the budget ends the wait.
         script.hold = True
+        query.budget = 0.3
         with pytest.raises(EmbeddingProviderError, match=r"did not answer within 0\.3 s"):
             query.vector("a new question")
+        asked = len(script.requests)
+        with pytest.raises(EmbeddingProviderError, match="not asked again"):
+            query.vector("another new question")
+        assert len(script.requests) == asked, "a provider that just failed is left alone"
+        assert query.vector("how long do we keep logs") == first

@@ -5,7 +5,7 @@ has an embedding provider (``EMBEDDING_URL`` or ``EMBEDDING_PROVIDER``) and the 
 vectors of its model. ``embedding=False`` asks for lexical only; a vector or an ``Embedder``
 passed by the caller is used as given. When the provider fails or misses its time budget the
 search answers lexically with ``mode = "lexical-fallback"``: it counts the fallback in
-``db.metrics()``, logs a warning (at most one a minute), and never raises.
+``db.metrics()``, logs a warning (at most one a minute per provider), and never raises.
 """
 
 from __future__ import annotations
@@ -70,23 +70,26 @@ def question_vector(
     try:
         vector = source.vector(text)
     except (EmbeddingProviderError, ConfigError) as exc:
-        return _fallback(repo, exc.message)
+        return _fallback(repo, source.describe, exc.message)
     if len(vector) != dims:
         return _fallback(
-            repo, f"the provider's vectors have {len(vector)} dimensions, the stored ones {dims}"
+            repo,
+            source.describe,
+            f"the provider's vectors have {len(vector)} dimensions, the stored ones {dims}",
         )
     return QuestionVector(vector, name, "hybrid")
 
 
-def _fallback(repo: Any, reason: str) -> QuestionVector:
+def _fallback(repo: Any, provider: str, reason: str) -> QuestionVector:
+    """A lexical answer, counted; warns once a minute per provider, whatever the cause."""
     bind = repo.session.get_bind()
     metrics_of(getattr(bind, "engine", bind)).count("embedding_fallbacks")
     now = time.monotonic()
     with _warn_lock:
-        last = _warned_at.get(reason)
+        last = _warned_at.get(provider)
         loud = last is None or now - last >= WARN_EVERY
         if loud:
-            _warned_at[reason] = now
+            _warned_at[provider] = now
     if loud:
         log.warning("searching lexically: %s", reason)
     return QuestionVector(None, None, "lexical-fallback", reason)

@@ -4,13 +4,15 @@ A :class:`QueryEmbedder` wraps the configured provider for searching. A question
 is answered from a per-process cache (by model and text); a new one is embedded in a worker
 thread that the search waits on for at most ``EMBEDDING_QUERY_BUDGET`` seconds, so a provider
 that is down or slow costs a search that much time at worst, never an exception: the caller
-falls back to a lexical answer. The provider itself is built on first use, so opening a
-database does not load a local model.
+falls back to a lexical answer. After a failure the provider is not asked again for
+``PAUSE_AFTER_FAILURE`` seconds (new questions answer lexically at once). The provider itself is
+built on first use, so opening a database does not load a local model.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,9 @@ from sentinel_db.records.embeddings import embed_all
 
 SESSION_KEY: Final = "sentinel_db.query_embedder"
 CACHE_ENTRIES: Final = 4096
+# After a failure the provider is left alone this long: searches answer lexically at once
+# instead of each waiting out the budget on a provider that is down.
+PAUSE_AFTER_FAILURE: Final = 10.0
 _WORKERS: Final = 4
 
 _executor: ThreadPoolExecutor | None = None
@@ -84,6 +89,8 @@ class QueryEmbedder:
         self.model = model
         self.describe = describe
         self.budget = budget
+        self._paused_until = 0.0
+        self._pause_reason = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueryEmbedder | None:
@@ -130,10 +137,24 @@ class QueryEmbedder:
         cached = question_cache.get(key)
         if cached is not None:
             return cached
+        if time.monotonic() < self._paused_until:
+            raise EmbeddingProviderError(
+                f"{self._pause_reason} (not asked again for a few seconds)"
+            )
+        try:
+            vector = self._ask(text)
+        except SentinelDBError as exc:
+            self._pause_reason = exc.message
+            self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+            raise
+        question_cache.put(key, vector)
+        return vector
+
+    def _ask(self, text: str) -> list[float]:
         embedder = self.embedder()
         future = _pool().submit(_embed_one, embedder, text, self.budget)
         try:
-            vector = future.result(timeout=self.budget)
+            return future.result(timeout=self.budget)
         except FutureTimeout:
             raise EmbeddingProviderError(
                 f"embedding provider {self.describe} did not answer within {self.budget:g} s"
@@ -144,8 +165,6 @@ class QueryEmbedder:
             raise EmbeddingProviderError(
                 f"embedding provider {self.describe} failed ({type(exc).__name__})"
             ) from None
-        question_cache.put(key, vector)
-        return vector
 
 
 def _embed_one(embedder: Any, text: str, budget: float) -> list[float]:
