@@ -33,6 +33,14 @@ def test_embeds_in_order_with_the_model_and_the_key_in_a_header() -> None:
     assert request["headers"]["Authorization"] == f"Bearer {KEY}"
 
 
+def test_a_query_in_the_base_url_stays_after_the_endpoint_path() -> None:
+    with embedding_server() as (url, script):
+        embedder, _ = _embedder(url + "?api-version=2024-02-01")
+        embedder.embed("alpha")
+    assert script.requests[0]["path"] == "/v1/embeddings?api-version=2024-02-01"
+    assert embedder.masked_url.endswith("/v1?api-version=***")
+
+
 def test_sends_the_configured_dimensions_and_batches_by_the_batch_size() -> None:
     with embedding_server() as (url, script):
         embedder, _ = _embedder(url, batch_size=2, dimensions=DIMENSIONS)

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 from sentinel_db.config import Settings, mask_http_url
 from sentinel_db.errors import ConfigError, EmbeddingProviderError
@@ -61,6 +62,9 @@ class OpenAIEmbedder:
         self._model = model
         self.base_url = url.rstrip("/")
         self.masked_url = mask_http_url(self.base_url)
+        # A query (Azure OpenAI's ?api-version=...) stays after the path we append to.
+        parts = urlsplit(self.base_url)
+        self._endpoint = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/embeddings"))
         self.dimensions = dimensions
         self.batch_size = batch_size
         self.retries = retries
@@ -122,7 +126,7 @@ class OpenAIEmbedder:
         while True:
             attempt += 1
             try:
-                response = self._client.post(f"{self.base_url}/embeddings", json=body, **extra)
+                response = self._client.post(self._endpoint, json=body, **extra)
             except httpx.TimeoutException:
                 problem, wait = "timed out", None
             except httpx.HTTPError as exc:
