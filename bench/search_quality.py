@@ -13,8 +13,15 @@ three rankers on the same rows:
 A question counts as hit@k when any of its judged answers is among the first k results; MRR@10
 averages 1/rank of the first right answer (0 when none is in the top 10).
 
+With ``--embedding-url URL`` (an OpenAI-compatible ``/v1`` base) it adds ``vectors`` (alone) and
+``hybrid`` beside ``lexical`` (see ``quality_vectors.py``), asks the everyday-words set
+(``search_questions_everyday.json``, on the 3.2.1 data) too, and prints the questions at odd
+positions of each file apart: fusion was tuned on the even ones, so those tables are the
+held-out figures. Vectors are cached on disk (``embedding_cache.py``).
+
     .venv/bin/python bench/search_quality.py               # the sample and, if found, 3.2.1
     SENTINEL_TEST_SHARED_DATA=/path/to/pci-dss-3.2.1 .venv/bin/python bench/search_quality.py
+    .venv/bin/python bench/search_quality.py --embedding-url http://127.0.0.1:8765/v1
 """
 
 from __future__ import annotations
@@ -46,7 +53,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 QUESTIONS = ROOT / "bench" / "search_questions.json"
 SAMPLE = ROOT / "src" / "sentinel_db" / "sample_data"
-RANKERS = ("sentinel-db", "previous", "plain BM25")
+EVERYDAY = ROOT / "bench" / "search_questions_everyday.json"
+RANKERS = ("sentinel-db", "lexical", "vectors", "hybrid", "previous", "plain BM25")
+Results = dict[tuple[str, str], list[tuple[int, int, float, int]]]
 
 Ranker = Callable[[Session, str, str], list[str]]
 
@@ -128,17 +137,21 @@ class _Bm25:
 
 
 @contextmanager
-def _loaded(server: str, folder: Path) -> Iterator[Database]:
+def _loaded(server: str, folder: Path, cache: Any = None) -> Iterator[Database]:
     name = f"sentinel_quality_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         url = make_url(server).set(database=name, drivername="postgresql+psycopg")
         db = Database.from_url(url, load_settings(None))
-        migrations.upgrade(db.engine)
+        migrations.upgrade(db.engine, with_vectors=cache is not None)
         report = import_directory(db, folder, options=ImportOptions())
         if report.exit_code != 0:
             raise SystemExit(f"importing {folder} failed: {report.to_dict()['total']}")
+        if cache is not None:
+            from quality_vectors import store_vectors
+
+            store_vectors(db, cache)
         yield db
     finally:
         dispose_engines()
@@ -154,22 +167,25 @@ def _score(ranked: list[str], answers: list[str]) -> tuple[int, int, float]:
 
 
 def _evaluate(
-    db: Database, questions: list[dict[str, Any]], verbose: bool
-) -> dict[tuple[str, str], list[tuple[int, int, float, int]]]:
-    results: dict[tuple[str, str], list[tuple[int, int, float, int]]] = defaultdict(list)
+    db: Database, questions: list[dict[str, Any]], verbose: bool, cache: Any = None
+) -> Results:
+    results: Results = defaultdict(list)
     with db.unit_of_work(read_only=True) as session:
         bm25 = {t: _Bm25(session, t) for t in ("controls", "rules")}
-        rankers: dict[str, Ranker] = {
-            "sentinel-db": _sentinel,
-            "previous": _previous,
-            "plain BM25": lambda _s, t, q: bm25[t].rank(q),
-        }
+        rankers: dict[str, Ranker] = {"sentinel-db": _sentinel}
+        if cache is not None:
+            from quality_vectors import rankers as vector_rankers
+
+            rankers = vector_rankers(cache, questions)
+        rankers.update({"previous": _previous, "plain BM25": lambda _s, t, q: bm25[t].rank(q)})
         for item in questions:
             for ranker, rank in rankers.items():
                 ranked = rank(session, item["table"], item["question"])
                 h1, h5, rr = _score(ranked, item["answers"])
-                results[(ranker, item["table"])].append((h1, h5, rr, int(not ranked)))
-                if verbose and ranker == "sentinel-db" and not h1:
+                row = (h1, h5, rr, int(not ranked))
+                results[(ranker, item["table"])].append(row)
+                results[(ranker, f"{item['table']}/{item['half']}")].append(row)
+                if verbose and ranker in ("sentinel-db", "hybrid") and not h1:
                     print(
                         f"  {'near' if h5 else 'miss'}: {item['question']!r} wants {item['answers']}, got {ranked[:5]}",
                         file=sys.stderr,
@@ -177,7 +193,7 @@ def _evaluate(
     return results
 
 
-def _print(results: dict[tuple[str, str], list[tuple[int, int, float, int]]]) -> None:
+def _print(results: Results, suffix: str = "") -> None:
     print(
         f"| {'table':8} | {'ranker':11} | {'questions':>9} | {'hit@1':>5} | {'hit@5':>5} "
         f"| {'MRR@10':>6} | {'no result':>9} |"
@@ -185,7 +201,7 @@ def _print(results: dict[tuple[str, str], list[tuple[int, int, float, int]]]) ->
     print(f"|{'-' * 10}|{'-' * 13}|{'-' * 11}:|{'-' * 7}:|{'-' * 7}:|{'-' * 8}:|{'-' * 11}:|")
     for table in ("controls", "rules"):
         for ranker in RANKERS:
-            rows = results.get((ranker, table), [])
+            rows = results.get((ranker, table + suffix), [])
             if not rows:
                 continue
             n = len(rows)
@@ -208,26 +224,78 @@ def main(argv: list[str] | None = None) -> int:
         help="the pci-dss-3.2.1 folder (default: $SENTINEL_TEST_SHARED_DATA)",
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="list the misses")
+    parser.add_argument(
+        "--embedding-url", help="an OpenAI-compatible /v1 base: adds vector rankers"
+    )
+    parser.add_argument("--embedding-model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--everyday", type=Path, default=EVERYDAY)
     args = parser.parse_args(argv)
-    questions = json.loads(args.questions.read_text(encoding="utf-8"))
+    questions = _numbered(args.questions, None)
     folders = {"sample": SAMPLE}
     if args.shared_data:
         folders["pci-dss-3.2.1"] = args.shared_data
     else:
         print("3.2.1 data not given (--shared-data): sample only", file=sys.stderr)
-    combined: dict[tuple[str, str], list[tuple[int, int, float, int]]] = defaultdict(list)
+    cache = None
+    if args.embedding_url:
+        from embedding_cache import EmbeddingCache
+
+        cache = EmbeddingCache(args.embedding_url, args.embedding_model)
+        if args.shared_data:
+            questions += _numbered(args.everyday, "everyday")
+    with _server(args.server, cache is not None) as server:
+        _run_all(server, folders, questions, args.verbose, cache)
+    return 0
+
+
+def _numbered(path: Path, label: str | None) -> list[dict[str, Any]]:
+    """The questions of ``path``; even positions are the tuning half, odd ones the held-out half."""
+    items = json.loads(path.read_text(encoding="utf-8"))
+    for position, item in enumerate(items):
+        item["half"] = "tuned" if position % 2 == 0 else "held-out"
+        item["set"] = label or item["dataset"]
+    return list(items)
+
+
+@contextmanager
+def _server(default: str, vectors: bool) -> Iterator[str]:
+    if not vectors:
+        yield default
+        return
+    from quality_vectors import vector_server
+
+    with vector_server() as url:
+        yield url
+
+
+def _run_all(
+    server: str,
+    folders: dict[str, Path],
+    questions: list[dict[str, Any]],
+    verbose: bool,
+    cache: Any,
+) -> None:
+    combined: Results = defaultdict(list)
     for dataset, folder in folders.items():
         asked = [q for q in questions if q["dataset"] == dataset]
-        with _loaded(args.server, folder) as db:
-            results = _evaluate(db, asked, args.verbose)
-        print(f"\n{dataset} ({len(asked)} questions)\n")
-        _print(results)
-        for key, rows in results.items():
-            combined[key].extend(rows)
+        with _loaded(server, folder, cache) as db:
+            for label in dict.fromkeys(q["set"] for q in asked):
+                subset = [q for q in asked if q["set"] == label]
+                results = _evaluate(db, subset, verbose, cache)
+                print(f"\n{label} ({len(subset)} questions)\n")
+                _print(results)
+                if cache is not None:
+                    print(
+                        f"\n{label}, held-out half (odd positions; fusion tuned on the even ones)\n"
+                    )
+                    _print(results, "/held-out")
+                if label == "everyday":
+                    continue
+                for key, rows in results.items():
+                    combined[key].extend(rows)
     if len(folders) > 1:
-        print("\nall data sets\n")
+        print("\nall data sets (judged set)\n")
         _print(combined)
-    return 0
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from sentinel_db.repositories import PciControlRepository
 from sentinel_db.repositories.hybrid import FUSION_DEPTH
 from sentinel_db.repositories.vectors import VectorStore
 from sentinel_db.runtime.db import Database, dispose_engines
+from sentinel_db.runtime.query_vectors import QueryEmbedder
 from sentinel_db.schema import migrations
 
 MODEL = "bench-model"
@@ -160,7 +161,10 @@ def main() -> None:
             print(f"hybrid search top 10: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
             # The two sides alone, at the depth the fusion asks each of them for (limit 10).
             p50, p95 = _timed(
-                args.queries, lambda i: repo.search(_topic_words(queries[i][0])[0], FUSION_DEPTH)
+                args.queries,
+                lambda i: repo.search(
+                    _topic_words(queries[i][0])[0], FUSION_DEPTH, embedding=False
+                ),
             )
             print(f"  its lexical side (top {FUSION_DEPTH}): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
             p50, p95 = _timed(
@@ -169,6 +173,9 @@ def main() -> None:
             )
             print(f"  its vector side (top {FUSION_DEPTH}): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
+        _time_default_hybrid(db, queries, args.queries)
+        with db.unit_of_work(read_only=True) as session:
+            store = VectorStore(session, "pci_dss_controls")
             found = 0
             exact_ms: list[float] = []
             for _, values in queries:
@@ -191,6 +198,31 @@ def main() -> None:
         dispose_engines()
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class _KnownVectors:
+    """A provider that knows each question's vector already: times the search, not the model."""
+
+    model = MODEL
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = vectors
+
+    def embed(self, question: str) -> list[float]:
+        return self.vectors[question]
+
+
+def _time_default_hybrid(db: Database, queries: list[tuple[int, list[float]]], n: int) -> None:
+    """Hybrid by default: the database's provider embeds the question (here, instantly)."""
+    words = [_topic_words(topic)[0] for topic, _ in queries]
+    known = _KnownVectors({w: v for w, (_, v) in zip(words, queries, strict=True)})
+    configured = Database(db.engine, embedder=QueryEmbedder.wrap(known))
+    with configured.unit_of_work(read_only=True) as session:
+        repo = PciControlRepository(session)
+        for word in words[:10]:
+            assert repo.search(word, 10).mode == "hybrid"
+        p50, p95 = _timed(n, lambda i: repo.search(words[i], 10))
+    print(f"hybrid search by default (question vectors cached): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,20 @@ def pgvector_present_problem() -> str | None:
     return "the tests' server has pgvector" if row and row[0] else None
 
 
+ST_MODEL_VARIABLE = "SENTINEL_TEST_ST_MODEL"
+
+
+def sentence_transformers_problem() -> str | None:
+    """Why the sentence-transformers provider cannot be tested, or None when it can."""
+    import importlib.util
+
+    if importlib.util.find_spec("sentence_transformers") is None:
+        return "the sentence-transformers package is not installed"
+    if not os.environ.get(ST_MODEL_VARIABLE):
+        return f"{ST_MODEL_VARIABLE} is not set"
+    return None
+
+
 def pgbouncer_problem() -> str | None:
     """Why pgbouncer cannot be started, or None when it can."""
     return None if find_pgbouncer() else "pgbouncer is not installed"
@@ -108,6 +122,16 @@ GROUPS = (
         fixtures=frozenset({"pgbouncer"}),
         problem=pgbouncer_problem,
         enable="install pgbouncer (apt-get install -y pgbouncer)",
+    ),
+    Group(
+        name="sentence-transformers",
+        marker="sentence_transformers",
+        fixtures=frozenset({"sentence_transformers_model"}),
+        problem=sentence_transformers_problem,
+        enable=(
+            "pip install '.[sentence-transformers]' and set "
+            f"{ST_MODEL_VARIABLE} to a model name or local folder"
+        ),
     ),
 )
 

@@ -6,6 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
 _POSTGRES_SCHEMES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"}
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+EmbeddingProvider = Literal["openai", "sentence-transformers"]
 
 
 def parse_database_url(raw: str, *, variable: str = "DATABASE_URL") -> URL:
@@ -136,11 +138,58 @@ class Settings(BaseSettings):
     supabase_anon_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SUPABASE_ANON_KEY")
     )
+    embedding_provider: EmbeddingProvider = Field(
+        default="openai", validation_alias=AliasChoices("EMBEDDING_PROVIDER")
+    )
+    embedding_url: str | None = Field(default=None, validation_alias=AliasChoices("EMBEDDING_URL"))
+    embedding_model: str | None = Field(
+        default=None, validation_alias=AliasChoices("EMBEDDING_MODEL")
+    )
+    embedding_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("EMBEDDING_API_KEY")
+    )
+    embedding_dimensions: Annotated[int, Field(ge=1, le=16000)] | None = Field(
+        default=None, validation_alias=AliasChoices("EMBEDDING_DIMENSIONS")
+    )
+    embedding_batch_size: Annotated[int, Field(ge=1, le=2048)] = Field(
+        default=64, validation_alias=AliasChoices("EMBEDDING_BATCH_SIZE")
+    )
+    embedding_timeout: Annotated[float, Field(gt=0)] = Field(
+        default=30.0, validation_alias=AliasChoices("EMBEDDING_TIMEOUT")
+    )
+    embedding_query_budget: Annotated[float, Field(gt=0)] = Field(
+        default=2.0, validation_alias=AliasChoices("EMBEDDING_QUERY_BUDGET")
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "embedding_url",
+        "embedding_model",
+        "embedding_api_key",
+        "embedding_dimensions",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("embedding_provider", mode="before")
+    @classmethod
+    def _lower_provider(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("embedding_url")
+    @classmethod
+    def _check_embedding_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (an OpenAI-compatible /v1 base)")
+        return value
 
     @field_validator("database_url", "database_read_url", mode="before")
     @classmethod
@@ -189,10 +238,41 @@ class Settings(BaseSettings):
         for url in (self.url, self.read_url):
             if url is not None and url.password:
                 found.append(str(url.password))
-        for key in (self.supabase_service_role_key, self.supabase_anon_key):
+        for key in (
+            self.supabase_service_role_key,
+            self.supabase_anon_key,
+            self.embedding_api_key,
+        ):
             if key is not None and key.get_secret_value():
                 found.append(key.get_secret_value())
+        embedding_password = urlsplit(self.embedding_url or "").password
+        if embedding_password:
+            found.append(embedding_password)
         return found
+
+    @property
+    def masked_embedding_url(self) -> str:
+        """``EMBEDDING_URL`` safe for display (credentials and query values hidden)."""
+        return mask_http_url(self.embedding_url)
+
+
+def mask_http_url(url: str | None) -> str:
+    """An HTTP URL with any user, password and query values replaced by ``***``."""
+    if not url:
+        return "(not set)"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparseable URL)"
+    auth = "***@" if parts.username or parts.password else ""
+    query = "&".join(
+        f"{pair.split('=', 1)[0]}=***" if "=" in pair else pair
+        for pair in parts.query.split("&")
+        if pair
+    )
+    return urlunsplit((parts.scheme, f"{auth}{host}{port}", parts.path, query, ""))
 
 
 _FIELD_BY_ALIAS = {

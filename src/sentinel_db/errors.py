@@ -88,6 +88,15 @@ class DatabaseError(SentinelDBError):
     """Any other database failure, translated."""
 
 
+class EmbeddingProviderError(SentinelDBError):
+    """The embedding provider could not be reached, refused us, or answered something unusable.
+
+    The message names the provider and its masked URL, never the API key.
+    """
+
+    exit_code = ExitCode.CANNOT_CONNECT
+
+
 # SQLSTATE classes and codes we give a meaning to.
 _AUTH_FAILED = {"28P01", "28000"}
 _NO_DATABASE = {"3D000"}

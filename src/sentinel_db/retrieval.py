@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from sentinel_db.records.embeddings import Embedder
-from sentinel_db.records.rows import FoundBy, MappedRule, PciControl
+from sentinel_db.records.rows import FoundBy, MappedRule, PciControl, SearchMode
+from sentinel_db.repositories.auto_hybrid import question_vector
 from sentinel_db.repositories.controls import PciControlRepository
+from sentinel_db.repositories.hybrid import hybrid_search
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
 from sentinel_db.repositories.rules import AwsConfigRuleRepository
 from sentinel_db.repositories.search import explain_empty
@@ -45,6 +47,8 @@ class Retrieval(BaseModel):
     exact: bool
     terms: list[str]
     controls: list[RetrievedControl]
+    mode: SearchMode = "lexical"
+    mode_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict (ids as strings)."""
@@ -62,24 +66,28 @@ def retrieve(
     *,
     with_guidance: bool = True,
     glossary: Glossary | None = None,
-    embedding: Sequence[float] | Embedder | None = None,
+    embedding: Sequence[float] | Embedder | bool | None = None,
     model: str | None = None,
 ) -> Retrieval:
     """The ``k`` controls that best answer ``question``, each with its mapped rules.
 
-    With ``embedding`` (the question's vector, or an :class:`~sentinel_db.records.embeddings.Embedder`
-    that embeds it), the lexical and vector rankings are fused (see
-    :mod:`sentinel_db.repositories.hybrid`); ``matched`` and ``terms`` still describe the lexical
-    side.
+    The lexical and vector rankings are fused by default when the database has an embedding
+    provider and stored vectors of its model, or with ``embedding`` (the question's vector, or
+    an :class:`~sentinel_db.records.embeddings.Embedder`); ``embedding=False`` asks for lexical
+    only. ``mode`` says which answered (``lexical-fallback`` when the provider failed or was
+    slow); ``matched`` and ``terms`` describe the lexical side.
 
     Raises:
         UsageError: ``k`` is out of range.
     """
     repo = PciControlRepository(session)
     result = repo.search_results(question, k, glossary=glossary)
+    plan = question_vector(repo, question, embedding, model)
     hits = result.hits
-    if embedding is not None:
-        hits = repo.search(question, k, glossary=glossary, embedding=embedding, model=model)
+    if plan.vector is not None:
+        hits = hybrid_search(
+            repo, question, k, embedding=plan.vector, model=plan.model, glossary=glossary
+        )
     ids = [hit.record.control_id for hit in hits]
     rules = PciAwsConfigMappingRepository(session).rules_for_controls(
         ids, with_guidance=with_guidance
@@ -99,25 +107,34 @@ def retrieve(
             )
             for hit in hits
         ],
+        mode=plan.mode,
+        mode_note=plan.note,
     )
 
 
 def search_tables(
-    session: Session, query: str, *, controls: bool = True, rules: bool = True, limit: int = 10
+    session: Session,
+    query: str,
+    *,
+    controls: bool = True,
+    rules: bool = True,
+    limit: int = 10,
+    lexical: bool = False,
 ) -> list[dict[str, Any]]:
     """Search controls (with their mapped rules) and rules; one JSON-ready section per table.
 
     Each section has ``table``, ``matched`` (rows matching any query term), ``shown``, ``exact``,
     ``terms`` (the query's searchable words, as stems), ``message`` (why nothing matched, when
     nothing did) and ``hits`` (``key``, ``score``, ``snippet``, ``record``, and for controls
-    ``rules``: each mapped rule with its guidance record or null).
+    ``rules``: each mapped rule with its guidance record or null, and ``found_by``), ``mode``
+    and ``mode_note`` (hybrid by default when configured; ``lexical=True`` for lexical only).
 
     Raises:
         UsageError: ``limit`` is out of range.
     """
     sections: list[dict[str, Any]] = []
     if controls:
-        found = retrieve(session, query, limit)
+        found = retrieve(session, query, limit, embedding=False if lexical else None)
         result = {
             "table": PciControlRepository.model.__tablename__,
             "matched": found.matched,
@@ -125,10 +142,13 @@ def search_tables(
             "exact": found.exact,
             "terms": found.terms,
             "message": None,
+            "mode": found.mode,
+            "mode_note": found.mode_note,
             "hits": [
                 {
                     "key": hit.control.control_id,
                     "score": round(hit.score, 6),
+                    "found_by": hit.found_by,
                     "snippet": hit.snippet,
                     "record": hit.control.to_dict(),
                     "rules": [r.model_dump(mode="json") for r in hit.rules],
@@ -140,23 +160,28 @@ def search_tables(
             result["message"] = explain_empty("control", found.terms)
         sections.append(result)
     if rules:
-        rule_result = AwsConfigRuleRepository(session).search_results(query, limit)
+        rule_repo = AwsConfigRuleRepository(session)
+        rule_result = rule_repo.search_results(query, limit)
+        rule_hits = rule_repo.search(query, limit, embedding=False if lexical else None)
         sections.append(
             {
                 "table": AwsConfigRuleRepository.model.__tablename__,
                 "matched": rule_result.matched,
-                "shown": len(rule_result.hits),
+                "shown": len(rule_hits),
                 "exact": rule_result.exact,
                 "terms": list(rule_result.terms),
-                "message": None if rule_result.hits else rule_result.explain_empty("rule"),
+                "message": None if rule_hits else rule_result.explain_empty("rule"),
+                "mode": rule_hits.mode,
+                "mode_note": rule_hits.note,
                 "hits": [
                     {
                         "key": hit.record.config_rule,
                         "score": round(hit.rank, 6),
+                        "found_by": hit.found_by,
                         "snippet": hit.snippet,
                         "record": hit.record.to_dict(),
                     }
-                    for hit in rule_result.hits
+                    for hit in rule_hits
                 ],
             }
         )

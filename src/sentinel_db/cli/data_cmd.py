@@ -20,6 +20,7 @@ from sentinel_db.cli.render import (
     print_table,
     render,
     to_json,
+    warn,
 )
 from sentinel_db.cli.vectors_cmd import print_vector_stats, similar
 
@@ -158,6 +159,9 @@ def search(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
         OutputFormat.table
     ),
+    lexical: Annotated[
+        bool, typer.Option("--lexical", help="Lexical ranking only, even with a provider.")
+    ] = False,
 ) -> None:
     """Rank controls and rules by relevance to a question; controls come with their rules."""
     from sentinel_db.retrieval import search_tables
@@ -170,6 +174,7 @@ def search(
             controls=table in (SearchTable.controls, SearchTable.all),
             rules=table in (SearchTable.rules, SearchTable.all),
             limit=limit,
+            lexical=lexical,
         )
     if fmt is OutputFormat.json:
         print_json({"query": query, "results": sections})
@@ -187,7 +192,13 @@ _CONTROLS_TABLE = "pci_dss_controls"
 def _flat_hits(section: dict[str, Any]) -> list[dict[str, Any]]:
     kind = "control" if section["table"] == _CONTROLS_TABLE else "rule"
     return [
-        {"kind": kind, "key": hit["key"], "score": hit["score"], "snippet": hit["snippet"]}
+        {
+            "kind": kind,
+            "key": hit["key"],
+            "score": hit["score"],
+            "found_by": hit["found_by"],
+            "snippet": hit["snippet"],
+        }
         for hit in section["hits"]
     ]
 
@@ -203,11 +214,14 @@ def _print_section(section: dict[str, Any]) -> None:
         return
     shown = len(section["hits"])
     note = "" if section["exact"] else " (best of the rows gathered through the rarest terms)"
+    if section["mode"] == "lexical-fallback":
+        warn(f"lexical answer: {section['mode_note']}")
+    note += ", hybrid" if section["mode"] == "hybrid" else ""
     result = Table(
         title=f"{noun}s: {section['matched']} matched, {shown} shown{note}",
         title_justify="left",
     )
-    for name in ("key", "score", "snippet", *(["rules"] if noun == "control" else [])):
+    for name in ("key", "score", "found by", "snippet", *(["rules"] if noun == "control" else [])):
         result.add_column(name, overflow="fold")
     for hit in section["hits"]:
         snippet = (
@@ -215,7 +229,7 @@ def _print_section(section: dict[str, Any]) -> None:
             .replace(HIGHLIGHT_START, "[bold yellow]")
             .replace(HIGHLIGHT_STOP, "[/bold yellow]")
         )
-        cells = [escape(hit["key"]), f"{hit['score']:.3f}", snippet]
+        cells = [escape(hit["key"]), f"{hit['score']:.3f}", hit["found_by"], snippet]
         if noun == "control":
             cells.append(escape(", ".join(r["rule"] for r in hit["rules"])) or "-")
         result.add_row(*cells)

@@ -42,6 +42,7 @@ def auth_init(
 @auth_app.command("check")
 def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> None:
     """Connect and report: server, user, SSL, pooler mode, schema revision, tables."""
+    from sentinel_db.cli.vectors_cmd import provider_section
     from sentinel_db.runtime import setup
 
     state = get_state(ctx)
@@ -49,7 +50,8 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
     report = setup.check_connection(db)
     warnings = report.warnings + setup.env_file_warnings(state.env_file)
     extra = _security_section(db)
-    warnings += extra.get("warnings", [])
+    embedding = provider_section(state, db)
+    warnings += extra.get("warnings", []) + embedding.get("warnings", [])
     if fmt is ReportFormat.json:
         print_json(
             {
@@ -65,6 +67,7 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
                 "latency_ms": round(report.health.latency_ms, 3),
                 "metrics": db.metrics().summary(),
                 **{k: v for k, v in extra.items() if k not in ("warnings", "schema_warnings")},
+                "embedding": embedding["embedding"],
                 "warnings": warnings,
                 "healthy": report.healthy and not warnings,
             }
@@ -91,7 +94,7 @@ def auth_check(ctx: typer.Context, fmt: FormatOption = ReportFormat.text) -> Non
                 markup=False,
                 highlight=False,
             )
-        for line in extra.get("lines", []):
+        for line in [*extra.get("lines", []), *embedding["lines"]]:
             out.print(line, markup=False, highlight=False)
         for message in warnings:
             warn(message)

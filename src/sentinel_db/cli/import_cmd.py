@@ -140,6 +140,9 @@ def import_everyday(
     force: Force = False,
     encoding: Encoding = None,
     fmt: Format = ReportFormat.text,
+    embed: Annotated[
+        bool, typer.Option("--embed", help="Then embed the rows the import added or changed.")
+    ] = False,
 ) -> None:
     """Import every recognised CSV under SOURCE (default shared_data/outputs)."""
     from sentinel_db.importers import ImportOptions
@@ -155,6 +158,11 @@ def import_everyday(
         encoding=encoding,
     )
     _bulk(ctx, source, options, progress, fmt)
+    if embed and not dry_run:
+        from sentinel_db.cli.vectors_cmd import render_embed_reports, run_embed
+
+        reports = run_embed(get_state(ctx), [], model=None, everything=False, dry_run=False)
+        render_embed_reports(reports, OutputFormat.table)
 
 
 @app.command("bulk")

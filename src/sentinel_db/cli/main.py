@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sentinel_db.cli import data_cmd, db_cmd, embedded_cmd, import_cmd
+from sentinel_db.cli import data_cmd, db_cmd, embedded_cmd, import_cmd, vectors_cmd
 from sentinel_db.cli.context import CliState, current_state, get_state, scrub
 from sentinel_db.cli.render import err
 
@@ -82,6 +82,9 @@ app.command("migrate", help="Upgrade the schema (same as `db migrate`).")(db_cmd
 app.command(
     "import", help="Import every recognised CSV under SOURCE (same as `import-data bulk`)."
 )(import_cmd.import_everyday)
+app.command("embed", help="Embed rows whose vector is missing or stale (needs a provider).")(
+    vectors_cmd.embed
+)
 app.command("stats", help="Row counts, sizes, coverage (same as `data stats`).")(data_cmd.stats)
 
 

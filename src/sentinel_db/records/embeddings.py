@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, text
 
@@ -84,6 +84,26 @@ class Embedder(Protocol):
     def embed(self, text: str) -> Sequence[float]:
         """The embedding of ``text``."""
         ...
+
+    def embed_batch(self, texts: Sequence[str]) -> list[Sequence[float]]:
+        """The embeddings of ``texts``, in order (one request where the provider allows)."""
+        ...
+
+
+def embed_all(embedder: Any, texts: Sequence[str]) -> list[Sequence[float]]:
+    """``texts`` embedded by ``embedder``: in one batch when it can, else one by one.
+
+    Embedders written before batch embedding existed (``model`` and ``embed`` only) still work.
+    """
+    batch = getattr(embedder, "embed_batch", None)
+    if callable(batch):
+        return list(batch(texts))
+    return [embedder.embed(t) for t in texts]
+
+
+def is_embedder(value: object) -> bool:
+    """True for an object that embeds text (has ``model`` and ``embed``), not a vector."""
+    return hasattr(value, "embed") and hasattr(value, "model")
 
 
 @dataclass(frozen=True)
@@ -189,3 +209,26 @@ def missing_extension_message(conn: Connection) -> tuple[str, str]:
         "https://github.com/pgvector/pgvector), use Supabase (it ships pgvector) or the embedded "
         "server, then run `sentinel-db migrate --with vectors` again",
     )
+
+
+# What a row's vector is computed from. "context" puts the row's heading (a control's
+# requirement, a rule's name in words) before its text, "chunk" is the text alone. Measured with
+# all-MiniLM-L6-v2 on the judged questions, the text alone ranks better (vectors alone: MRR@10
+# 0.78 against 0.75; hybrid 0.87 against 0.86): the shared requirement heading makes sibling
+# controls look alike. It is also what the stored content hash covers.
+EmbedTextVariant = Literal["chunk", "context"]
+DEFAULT_TEXT_VARIANT: Final[EmbedTextVariant] = "chunk"
+
+
+def embedding_text(
+    parent: str, row: Mapping[str, Any], *, variant: EmbedTextVariant = DEFAULT_TEXT_VARIANT
+) -> str:
+    """The text embedded for one row of ``parent`` (a mapping with the table's columns)."""
+    chunk = str(row.get("chunk") or "")
+    if variant == "chunk":
+        return chunk
+    if parent == CONTROL_EMBEDDINGS.parent:
+        heading = str(row.get("requirement") or "").strip()
+    else:
+        heading = str(row.get("config_rule") or "").replace("-", " ").strip()
+    return f"{heading}: {chunk}" if heading else chunk

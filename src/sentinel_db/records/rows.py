@@ -119,6 +119,27 @@ class SearchHit(BaseModel, Generic[RecordT]):
     found_by: FoundBy = "lexical"
 
 
+# How a search answered: lexical only (asked for, or nothing to fuse with), both rankings
+# fused, or lexical because the embedding provider failed or was slow.
+SearchMode = Literal["lexical", "hybrid", "lexical-fallback"]
+
+
+class SearchHits(list[SearchHit[RecordT]], Generic[RecordT]):
+    """Search hits, best first, saying how they were found (``mode``, and ``note`` on why)."""
+
+    mode: SearchMode = "lexical"
+    note: str | None = None
+
+    @classmethod
+    def of(
+        cls, hits: list[SearchHit[RecordT]], mode: SearchMode, note: str | None = None
+    ) -> SearchHits[RecordT]:
+        """``hits`` with how they were found."""
+        found = cls(hits)
+        found.mode, found.note = mode, note
+        return found
+
+
 class MappedRule(BaseModel):
     """A rule mapped to a control, with its guidance when asked for and present."""
 

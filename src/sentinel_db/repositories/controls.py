@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, String, literal_column, select
 
 from sentinel_db.records.models import PciControl
 from sentinel_db.records.rows import PciControl as PciControlRecord
-from sentinel_db.records.rows import SearchHit
+from sentinel_db.records.rows import SearchHits
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.search import CONTROL_FIELDS, SearchTable
 from sentinel_db.repositories.searchable import SearchableMixin
@@ -86,6 +86,8 @@ class PciControlRepository(SearchableMixin[PciControlRecord], Repository[PciCont
         )
         return list(self._run("read pci_dss_controls", stmt).scalars())
 
-    def search_by_content(self, text: str, limit: int = 10) -> list[SearchHit[PciControlRecord]]:
-        """Same as :meth:`search` (the name existing services call)."""
-        return self.search(text, limit)
+    def search_by_content(
+        self, text: str, limit: int = 10, *, embedding: bool | None = None
+    ) -> SearchHits[PciControlRecord]:
+        """Same as :meth:`search`: hybrid when configured, ``embedding=False`` for lexical."""
+        return self.search(text, limit, embedding=embedding)

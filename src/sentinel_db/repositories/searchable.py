@@ -8,7 +8,8 @@ from typing import Any, ClassVar, Generic, cast
 from sqlalchemy.orm import Session
 
 from sentinel_db.records.embeddings import Embedder
-from sentinel_db.records.rows import RecordT, SearchHit
+from sentinel_db.records.rows import RecordT, SearchHits
+from sentinel_db.repositories.auto_hybrid import question_vector
 from sentinel_db.repositories.hybrid import EmbeddingsMixin, hybrid_search
 from sentinel_db.repositories.search import (
     CANDIDATE_CAP,
@@ -64,17 +65,22 @@ class SearchableMixin(EmbeddingsMixin, Generic[RecordT]):
         limit: int = 10,
         *,
         glossary: Glossary | None = None,
-        embedding: Sequence[float] | Embedder | None = None,
+        embedding: Sequence[float] | Embedder | bool | None = None,
         model: str | None = None,
-    ) -> list[SearchHit[RecordT]]:
+    ) -> SearchHits[RecordT]:
         """The best rows for ``text``, best first, each with a highlighted snippet.
 
-        With ``embedding`` (a vector or an :class:`~sentinel_db.records.embeddings.Embedder`), these
-        lexical hits are fused with the nearest stored vectors of ``model``; see
-        :mod:`sentinel_db.repositories.hybrid`.
+        By default the lexical hits are fused with the nearest stored vectors when the
+        database has an embedding provider and this table stores vectors of its model (see
+        :mod:`sentinel_db.repositories.auto_hybrid`); ``embedding=False`` asks for lexical
+        only. With ``embedding`` (a vector or an :class:`~sentinel_db.records.embeddings.Embedder`)
+        the fusion uses it and ``model``'s stored vectors. The result's ``mode`` says which.
         """
-        if embedding is not None:
-            return hybrid_search(
-                self, text, limit, embedding=embedding, model=model, glossary=glossary
-            )
-        return self.search_results(text, limit, glossary=glossary).hits
+        plan = question_vector(self, text, embedding, model)
+        if plan.vector is None:
+            hits = self.search_results(text, limit, glossary=glossary).hits
+            return SearchHits.of(hits, plan.mode, plan.note)
+        fused = hybrid_search(
+            self, text, limit, embedding=plan.vector, model=plan.model, glossary=glossary
+        )
+        return SearchHits.of(fused, "hybrid")

@@ -128,6 +128,21 @@ class VectorStore:
             )
         return str(low)
 
+    def stored_dimensions(self, model: str) -> int | None:
+        """The dimension of ``model``'s stored vectors (None: none stored, or no vectors schema)."""
+        installed = _run(
+            self.session, "read vectors", text("SELECT to_regclass(:t)"), {"t": self.target.table}
+        ).scalar_one()
+        if installed is None:
+            return None
+        found = _run(
+            self.session,
+            "read vectors",
+            self._sql("SELECT dimensions FROM {table} WHERE model = :m LIMIT 1"),
+            {"m": model},
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
     def nearest(
         self, vector: Sequence[float], *, model: str, limit: int, exclude: str | None = None
     ) -> list[tuple[str, float]]:

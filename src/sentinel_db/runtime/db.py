@@ -36,6 +36,8 @@ from sentinel_db.runtime.engine import (  # re-exported: callers know them from 
     plan_connection,
 )
 from sentinel_db.runtime.metrics import MetricsSnapshot, metrics_of, note_failure, snapshot
+from sentinel_db.runtime.query_vectors import SESSION_KEY as EMBEDDER_KEY
+from sentinel_db.runtime.query_vectors import QueryEmbedder
 
 log = logging.getLogger("sentinel_db.db")
 
@@ -72,10 +74,13 @@ class Database:
         *,
         read_engine: Engine | None = None,
         cache: RepositoryCache | None = None,
+        embedder: QueryEmbedder | None = None,
     ) -> None:
         self.engine = engine
         self.read_engine = read_engine or engine
         self.cache = cache
+        # Searches in this database's sessions embed the question with it (hybrid by default).
+        self.embedder = embedder
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.read_engine, expire_on_commit=False)
         for counted in (engine, self.read_engine):
@@ -98,6 +103,7 @@ class Database:
             get_engine(url, settings),
             read_engine=get_engine(read_url, settings) if read_url is not None else None,
             cache=_cache_from(settings, cache),
+            embedder=QueryEmbedder.from_settings(settings),
         )
 
     @classmethod
@@ -109,7 +115,11 @@ class Database:
 
         settings = settings or get_settings()
         parsed = url if isinstance(url, URL) else parse_database_url(url)
-        return cls(get_engine(parsed, settings), cache=_cache_from(settings, cache))
+        return cls(
+            get_engine(parsed, settings),
+            cache=_cache_from(settings, cache),
+            embedder=QueryEmbedder.from_settings(settings),
+        )
 
     @property
     def url(self) -> URL:
@@ -128,7 +138,10 @@ class Database:
 
     def session(self, *, read_only: bool = False) -> Session:
         """A new session; read-only work goes to the replica when one is configured."""
-        return (self._read_sessions if read_only else self._sessions)()
+        session = (self._read_sessions if read_only else self._sessions)()
+        if self.embedder is not None:
+            session.info[EMBEDDER_KEY] = self.embedder
+        return session
 
     @contextmanager
     def unit_of_work(self, *, read_only: bool = False) -> Iterator[Session]:

@@ -60,6 +60,7 @@ class EngineMetrics:
         self.pool_timeouts = 0
         self.statement_timeouts = 0
         self.errors = 0
+        self.embedding_fallbacks = 0
         self._queries: dict[str, _Latencies] = {}
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -195,6 +196,8 @@ class MetricsSnapshot:
     errors: int
     queries: dict[str, QueryFigures] = field(default_factory=dict)
     cache: CacheFigures = field(default_factory=CacheFigures)
+    # Searches that answered lexically because the embedding provider failed or was slow.
+    embedding_fallbacks: int = 0
 
     @property
     def query_count(self) -> int:
@@ -215,6 +218,7 @@ class MetricsSnapshot:
             "pool_timeouts": self.pool_timeouts,
             "statement_timeouts": self.statement_timeouts,
             "errors": self.errors,
+            "embedding_fallbacks": self.embedding_fallbacks,
             "queries": self.query_count,
             "query_ms": round(sum(q.total_ms for q in self.queries.values()), 3),
         }
@@ -267,6 +271,7 @@ def snapshot(engines: Iterable[Engine], *, cache: CacheFigures | None = None) ->
         pool_timeouts=summed("pool_timeouts"),
         statement_timeouts=summed("statement_timeouts"),
         errors=summed("errors"),
+        embedding_fallbacks=summed("embedding_fallbacks"),
         queries=queries,
         cache=cache or CacheFigures(),
     )
