@@ -30,12 +30,16 @@ from sentinel_db.records.rows import RecordT, SearchHit
 from sentinel_db.repositories.search_terms import K1, SPLIT, Signal, analyse
 from sentinel_db.search.glossary import Glossary, default_glossary
 from sentinel_db.search.query import ParsedQuery, parse_query
+from sentinel_db.search.snippets import Marks, faithful_snippet
 
 HIGHLIGHT_START = "«"
 HIGHLIGHT_STOP = "»"
+# ts_headline's fragments are mapped back onto the text (faithful_snippet), so the delimiter
+# only has to be something the text never holds.
+_MARKS = Marks(start=HIGHLIGHT_START, stop=HIGHLIGHT_STOP, delimiter="\u241e")
 _HEADLINE_OPTIONS = (
     f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_STOP}, MaxWords=30, MinWords=10, "
-    'MaxFragments=2, FragmentDelimiter=" … "'
+    f"MaxFragments=2, FragmentDelimiter={_MARKS.delimiter}"
 )
 MAX_LIMIT = 1000
 EXACT_ROWS = 10_000
@@ -241,7 +245,7 @@ def ranked_search(
         SearchHit[RecordT](
             record=record_type.model_validate(_record_fields(row, source.table)),
             rank=float(row["score"]),
-            snippet=str(row["snippet"]),
+            snippet=faithful_snippet(str(row[source.snippet]), str(row["snippet"]), _MARKS),
         )
         for row in result
     ]
