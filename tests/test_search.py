@@ -182,6 +182,17 @@ def test_counts_are_honest_and_an_empty_result_explains_itself(corpus: Session) 
     assert "no searchable words" in repo.search_results("how do we", 5).explain_empty("control")
 
 
+def test_an_empty_result_names_the_words_as_typed_never_their_stems(corpus: Session) -> None:
+    result = PciControlRepository(corpus).search_results("Galloping zebras, environments?", 5)
+
+    assert result.terms == ("gallop", "zebra", "environ")
+    assert result.explain_empty("control") == (
+        "no control matches any of: Galloping, zebras, environments"
+    )
+    answer = retrieve(corpus, "galloping zebras", 5)
+    assert answer.controls == [] and answer.words == ["galloping", "zebras"]
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -45,6 +45,7 @@ class Retrieval(BaseModel):
     exact: bool
     terms: list[str]
     controls: list[RetrievedControl]
+    words: list[str] = []
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict (ids as strings)."""
@@ -89,6 +90,7 @@ def retrieve(
         matched=result.matched,
         exact=result.exact,
         terms=list(result.terms),
+        words=list(result.words),
         controls=[
             RetrievedControl(
                 control=hit.record,
@@ -109,7 +111,7 @@ def search_tables(
 
     Each section has ``table``, ``matched`` (rows matching any query term), ``shown``, ``exact``,
     ``terms`` (the query's searchable words, as stems), ``message`` (why nothing matched, when
-    nothing did) and ``hits`` (``key``, ``score``, ``snippet``, ``record``, and for controls
+    nothing did, in the words as typed) and ``hits`` (``key``, ``score``, ``snippet``, ``record``, and for controls
     ``rules``: each mapped rule with its guidance record or null).
 
     Raises:
@@ -137,7 +139,7 @@ def search_tables(
             ],
         }
         if not found.controls:
-            result["message"] = explain_empty("control", found.terms)
+            result["message"] = explain_empty("control", found.words)
         sections.append(result)
     if rules:
         rule_result = AwsConfigRuleRepository(session).search_results(query, limit)

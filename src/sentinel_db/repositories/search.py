@@ -75,17 +75,43 @@ class SearchResult(Generic[RecordT]):
     exact: bool
     terms: tuple[str, ...]
     query: ParsedQuery
+    words: tuple[str, ...] = ()
 
     def explain_empty(self, noun: str) -> str:
-        """Why nothing came back, in one sentence."""
-        return explain_empty(noun, self.terms)
+        """Why nothing came back, in one sentence, in the words the query used."""
+        return explain_empty(noun, self.words)
 
 
-def explain_empty(noun: str, terms: Sequence[str]) -> str:
-    """Why a search for ``terms`` (the query's stems) found no ``noun``."""
-    if not terms:
+def explain_empty(noun: str, words: Sequence[str]) -> str:
+    """Why a search for ``words`` (the query's searchable words, as typed) found no ``noun``."""
+    if not words:
         return "no searchable words in the query (common words such as 'how' or 'the' are ignored)"
-    return f"no {noun} matches any of: {', '.join(terms)}"
+    return f"no {noun} matches any of: {', '.join(words)}"
+
+
+_WORDS_SQL = f"""
+SELECT x.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS x(word, i)
+WHERE EXISTS (
+    SELECT 1 FROM unnest(to_tsvector('english', {SPLIT.format("x.word")})) AS u
+    WHERE u.lexeme = ANY (CAST(:lexemes AS text[]))
+)
+ORDER BY x.i
+"""
+
+
+def typed_words(session: Session, text: str, lexemes: Sequence[str]) -> tuple[str, ...]:
+    """The words of ``text`` as typed (once each) that stem to one of ``lexemes``.
+
+    Messages show these, never stems: a person typed ``firewall``, not ``firewal``.
+    """
+    if not lexemes:
+        return ()
+    words = dict.fromkeys(w.strip("?!.,;:()'\"") for w in text.split())
+    words.pop("", None)
+    found = session.execute(
+        text_sql(_WORDS_SQL), {"words": list(words), "lexemes": list(lexemes)}
+    ).scalars()
+    return tuple(str(w) for w in found)
 
 
 def _any_of(signals: Sequence[Signal]) -> str:
@@ -195,7 +221,10 @@ def ranked_search(
     # field weight (a term saturates at k1 + 1 however often it occurs).
     signals = sorted(analysis.signals, key=lambda s: (-s.scale(docs), s.match))
     if not signals or docs == 0:
-        return SearchResult(hits=[], matched=0, exact=True, terms=analysis.typed, query=parsed)
+        words = typed_words(session, parsed.ranking_text, analysis.typed)
+        return SearchResult(
+            hits=[], matched=0, exact=True, terms=analysis.typed, query=parsed, words=words
+        )
     gather = signals
     if docs > EXACT_ROWS:
         gather, budget = [], 0
@@ -255,7 +284,10 @@ def ranked_search(
     bound = sum(s.scale(docs) * heaviest for s in left_out)
     capped = docs > EXACT_ROWS and matched >= candidates
     exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank >= bound))
-    return SearchResult(hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed)
+    words = typed_words(session, parsed.ranking_text, analysis.typed) if not hits else ()
+    return SearchResult(
+        hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed, words=words
+    )
 
 
 def _record_fields(row: Any, table: Table) -> dict[str, Any]:
