@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from sentinel_db.cli.args import PlainCommand, QuestionCommand
 from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import (
     FileFormat,
@@ -27,13 +28,14 @@ if TYPE_CHECKING:
     from sentinel_db.repositories.stats import DatabaseStats, LastImport
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
-app.command()(similar)
+app.command(cls=PlainCommand)(similar)
 
 TableArg = Annotated[
     str,
     typer.Argument(
         help="pci_dss_controls, aws_config_rules_guidance, pci_aws_config_rule_mappings "
         "(or controls, rules, mappings), or all.",
+        metavar="TABLE",
         show_default=False,
     ),
 ]
@@ -54,7 +56,7 @@ class SearchTable(StrEnum):
     all = "all"
 
 
-@app.command("list")
+@app.command("list", cls=PlainCommand)
 def list_rows(
     ctx: typer.Context,
     table: TableArg,
@@ -86,11 +88,13 @@ def list_rows(
         render(rows, fmt, title=name if fmt is OutputFormat.table else None)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def show(
     ctx: typer.Context,
-    kind: Annotated[Kind, typer.Argument(help="control or rule.")],
-    key: Annotated[str, typer.Argument(help="Control id (e.g. 8.2.4) or rule name.")],
+    kind: Annotated[Kind, typer.Argument(help="control or rule.", metavar="KIND")],
+    key: Annotated[
+        str, typer.Argument(help="Control id (e.g. 8.2.4) or rule name.", metavar="KEY")
+    ],
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
         ReportFormat.text
     ),
@@ -147,11 +151,17 @@ def _print_detail(detail: dict[str, Any]) -> None:
         out.print(f"[bold]mapped to controls[/bold]: {escape(controls)}")
 
 
-@app.command()
+@app.command(cls=QuestionCommand)
 def search(
     ctx: typer.Context,
     query: Annotated[
-        str, typer.Argument(help='A question or keywords; "a phrase" must occur, -word must not.')
+        str,
+        typer.Argument(
+            help='A question or keywords; "a phrase" must occur, -word must not'
+            " (a QUESTION may start with -).",
+            metavar="QUESTION",
+            show_default=False,
+        ),
     ],
     table: Annotated[SearchTable, typer.Option(help="Where to search.")] = SearchTable.all,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Results per table.")] = 10,
@@ -222,7 +232,7 @@ def _print_section(section: dict[str, Any]) -> None:
     out.print(result)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def clear(
     ctx: typer.Context,
     table: TableArg,
@@ -240,13 +250,22 @@ def clear(
         counts = count_rows(session, tables)
     for name, rows in counts.items():
         info(f"{name}: {rows} row(s)")
-    if not yes and not typer.confirm(f"Delete all rows of {', '.join(tables)}?", default=False):
+    if not yes and not _confirmed(f"Delete all rows of {', '.join(tables)}?"):
         info("declined: nothing changed")
         raise typer.Exit(1)
     with db.unit_of_work() as session:
         deleted = clear_tables(session, tables)
     for name, rows in deleted.items():
         info(f"deleted {rows} row(s) from {name}", quiet=state.quiet)
+
+
+def _confirmed(question: str) -> bool:
+    """The person's yes; no input at all (a closed stdin) is a no."""
+    try:
+        return bool(typer.confirm(question, default=False, err=True))
+    except typer.Abort:
+        info("")  # end the prompt's line
+        return False
 
 
 @app.command()
@@ -332,7 +351,7 @@ def stats(
     print_vector_stats(result.vectors)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def export(
     ctx: typer.Context,
     table: TableArg,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sentinel_db.cli.args import PlainCommand
 from sentinel_db.cli.context import CliState, get_state
 from sentinel_db.cli.render import OutputFormat, ReportFormat, err, info, print_json, render, warn
 
@@ -128,7 +129,7 @@ def _bulk(
 def import_everyday(
     ctx: typer.Context,
     source: Annotated[
-        Path, typer.Argument(help="Folder (searched recursively) or CSV file.")
+        Path, typer.Argument(help="Folder (searched recursively) or CSV file.", metavar="SOURCE")
     ] = DEFAULT_SOURCE,
     batch_size: BatchSize = None,
     validate: Validate = True,
@@ -157,7 +158,7 @@ def import_everyday(
     _bulk(ctx, source, options, progress, fmt)
 
 
-@app.command("bulk")
+@app.command("bulk", cls=PlainCommand)
 def bulk(
     ctx: typer.Context,
     source: Annotated[
@@ -191,11 +192,11 @@ def bulk(
     )
 
 
-@app.command("csv")
+@app.command("csv", cls=PlainCommand)
 def csv_file(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The CSV file.")],
-    table: Annotated[str, typer.Argument(help="Target table.")],
+    file: Annotated[Path, typer.Argument(help="The CSV file.", metavar="FILE")],
+    table: Annotated[str, typer.Argument(help="Target table.", metavar="TABLE")],
     batch_size: BatchSize = None,
     validate: Validate = True,
     progress: ShowProgress = True,
@@ -235,10 +236,10 @@ def csv_file(
     _print_report(report, state, fmt)
 
 
-@app.command("info")
+@app.command("info", cls=PlainCommand)
 def info_cmd(
     source: Annotated[
-        Path, typer.Argument(help="Folder or CSV file to describe.")
+        Path, typer.Argument(help="Folder or CSV file to describe.", metavar="SOURCE")
     ] = DEFAULT_SOURCE,
     fmt: Format = ReportFormat.text,
 ) -> None:

@@ -23,8 +23,10 @@ class SimilarKind(StrEnum):
 
 def similar(
     ctx: typer.Context,
-    kind: Annotated[SimilarKind, typer.Argument(help="control or rule.")],
-    key: Annotated[str, typer.Argument(help="Control id (e.g. 8.3.6) or rule name.")],
+    kind: Annotated[SimilarKind, typer.Argument(help="control or rule.", metavar="KIND")],
+    key: Annotated[
+        str, typer.Argument(help="Control id (e.g. 8.3.6) or rule name.", metavar="KEY")
+    ],
     model: Annotated[
         str | None, typer.Option(help="Embedding model (needed when the row has several).")
     ] = None,
