@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from sentinel_db.cli.args import PlainCommand, QuestionCommand
 from sentinel_db.cli.context import get_state
+from sentinel_db.cli.layout import block_lines
 from sentinel_db.cli.render import (
     FileFormat,
     OutputFormat,
@@ -128,27 +128,29 @@ def show(
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
-    from rich.table import Table
-
     record = detail.get("control") or detail["rule"]
     for name, value in record.items():
         if isinstance(value, dict | list):
             # Structured values as indented JSON, so they read (and copy) as JSON.
-            text = to_json(value, indent=2)
+            out.print(f"{name}: {to_json(value, indent=2)}", markup=False, highlight=False)
         else:
             text = "" if value is None else str(value)
-        out.print(f"[bold]{name}[/bold]: {escape(text)}", highlight=False)
+            out.print("\n".join(block_lines([(name, text)], width=out.width)), highlight=False)
     if "rules" in detail:
-        table = Table(title=f"{len(detail['rules'])} mapped rule(s)")
-        table.add_column("rule")
-        table.add_column("guidance")
-        for item in detail["rules"]:
-            guidance = item["guidance"]["chunk"] if item["guidance"] else "(no guidance)"
-            table.add_row(escape(item["rule"]), escape(guidance))
-        out.print(table)
+        rows = [
+            {
+                "rule": item["rule"],
+                "guidance": item["guidance"]["chunk"] if item["guidance"] else "(no guidance)",
+            }
+            for item in detail["rules"]
+        ]
+        print_table(rows, ["rule", "guidance"], title=f"{len(rows)} mapped rule(s)", width=None)
     else:
         controls = ", ".join(detail["controls"]) or "(none)"
-        out.print(f"[bold]mapped to controls[/bold]: {escape(controls)}")
+        out.print(
+            "\n".join(block_lines([("mapped to controls", controls)], width=out.width)),
+            highlight=False,
+        )
 
 
 @app.command(cls=QuestionCommand)
@@ -203,8 +205,6 @@ def _flat_hits(section: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _print_section(section: dict[str, Any]) -> None:
-    from rich.table import Table
-
     from sentinel_db.repositories.search import HIGHLIGHT_START, HIGHLIGHT_STOP
 
     noun = "control" if section["table"] == _CONTROLS_TABLE else "rule"
@@ -213,23 +213,27 @@ def _print_section(section: dict[str, Any]) -> None:
         return
     shown = len(section["hits"])
     note = "" if section["exact"] else " (best of the rows gathered through the rarest terms)"
-    result = Table(
+    rows = [
+        {
+            "key": hit["key"],
+            "score": f"{hit['score']:.3f}",
+            "snippet": hit["snippet"],
+            **(
+                {"rules": ", ".join(r["rule"] for r in hit["rules"]) or "-"}
+                if noun == "control"
+                else {}
+            ),
+        }
+        for hit in section["hits"]
+    ]
+    print_table(
+        rows,
+        ["key", "score", "snippet", *(["rules"] if noun == "control" else [])],
         title=f"{noun}s: {section['matched']} matched, {shown} shown{note}",
-        title_justify="left",
+        width=None,
+        stack=["rules"],
+        marks=(HIGHLIGHT_START, HIGHLIGHT_STOP),
     )
-    for name in ("key", "score", "snippet", *(["rules"] if noun == "control" else [])):
-        result.add_column(name, overflow="fold")
-    for hit in section["hits"]:
-        snippet = (
-            escape(hit["snippet"])
-            .replace(HIGHLIGHT_START, "[bold yellow]")
-            .replace(HIGHLIGHT_STOP, "[/bold yellow]")
-        )
-        cells = [escape(hit["key"]), f"{hit['score']:.3f}", snippet]
-        if noun == "control":
-            cells.append(escape(", ".join(r["rule"] for r in hit["rules"])) or "-")
-        result.add_row(*cells)
-    out.print(result)
 
 
 @app.command(cls=PlainCommand)
@@ -294,7 +298,7 @@ def _stats_text(result: DatabaseStats) -> None:
         }
         for t in result.tables
     ]
-    print_table(rows, list(rows[0]), title="tables", width=None)
+    print_table(rows, list(rows[0]), title="tables", width=None, stack=["last import"])
     c = result.coverage
     out.print(
         f"controls with at least one rule: {c.controls_with_rules}/{c.controls_total}"

@@ -12,7 +12,7 @@ import typer
 
 from sentinel_db.cli.args import PlainCommand
 from sentinel_db.cli.context import CliState, get_state
-from sentinel_db.cli.render import OutputFormat, ReportFormat, err, info, print_json, render, warn
+from sentinel_db.cli.render import OutputFormat, ReportFormat, err, print_json, render, say
 
 if TYPE_CHECKING:
     from sentinel_db.importers import (
@@ -69,32 +69,34 @@ def _progress(state: CliState, enabled: bool, fmt: ReportFormat) -> Iterator[Pro
 
 def _file_line(report: FileReport) -> str:
     counts = (
-        f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, rejected {report.rejected}, warnings {report.warnings}"
+        f"read {report.rows_read:,}, inserted {report.inserted:,}, updated {report.updated:,},"
+        f" unchanged {report.unchanged:,}, rejected {report.rejected:,},"
+        f" warnings {report.warnings:,}"
     )
-    timing = f"{report.seconds:.2f}s, {report.rows_per_second:,.0f} rows/s"
+    timing = f"{report.seconds:.2f} s, {report.rows_per_second:,.0f} rows/s"
     return f"{report.path} -> {report.table}: {report.status}; {counts} ({timing})"
 
 
 def _print_file(report: FileReport, state: CliState) -> None:
+    """One file's part of the report (on stdout: it is the result)."""
     problem = report.status == "failed" or report.rejected > 0
     if not state.quiet or problem or report.warnings:
-        err.print(_file_line(report), markup=False, highlight=False)
+        say(_file_line(report))
     if report.status == "skipped" and report.error and not state.quiet:
-        info(f"  {report.error}")
+        say(f"  {report.error}")
     shown = report.errors[:FIRST_ERRORS]
     for problem_item in shown:
-        err.print(str(problem_item), markup=False, highlight=False, style="red")
+        say(str(problem_item), style="red")
     hidden = report.rejected + (1 if report.status == "failed" else 0) - len(shown)
     if hidden > 0:
-        err.print(f"... and {hidden} more", markup=False, highlight=False)
+        say(f"... and {hidden:,} more")
     limit = None if state.verbose else 5
     for warning in report.warning_list[:limit]:
-        warn(str(warning))
+        say(f"warning: {warning}", style="yellow")
     if limit is not None and report.warnings > limit:
-        warn(f"... and {report.warnings - limit} more warnings (--verbose shows them)")
-    if report.reject_file:
-        info(f"rejected rows written to {report.reject_file}", quiet=False)
+        say(f"warning: ... and {report.warnings - limit:,} more (--verbose shows them)")
+    for line in report.reject_notes:
+        say(line)
 
 
 def _print_report(report: ImportReport, state: CliState, fmt: ReportFormat) -> None:
@@ -103,13 +105,14 @@ def _print_report(report: ImportReport, state: CliState, fmt: ReportFormat) -> N
     else:
         for path, reason in report.skipped:
             if state.verbose or not state.quiet:
-                info(f"skipped {path}: {reason}")
+                say(f"skipped {path}: {reason}")
         for file_report in report.files:
             _print_file(file_report, state)
         names = ("rows_read", "inserted", "updated", "unchanged", "rejected", "warnings")
-        totals = ", ".join(f"{n.replace('_', ' ')} {report.total(n)}" for n in names)
+        totals = ", ".join(f"{n.replace('_', ' ')} {report.total(n):,}" for n in names)
         prefix = "dry run, nothing written: " if report.dry_run else ""
-        info(f"total: {prefix}{totals} in {report.seconds:.2f}s", quiet=state.quiet)
+        if not state.quiet:
+            say(f"total: {prefix}{totals} in {report.seconds:.2f} s")
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 
