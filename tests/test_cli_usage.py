@@ -84,3 +84,43 @@ def test_a_closed_stdin_declines_data_clear(sample_db: Database, capsys: Capsys)
     assert "Aborted" not in result.output
     listed = json.loads(run_cli(capsys, "data", "list", "controls", "--format", "json").stdout)
     assert len(listed) == 10
+
+
+def test_table_names_are_accepted_in_the_same_forms_everywhere(
+    sample_db: Database, capsys: Capsys, tmp_path: Any
+) -> None:
+    full = run_cli(
+        capsys, "import-data", "history", "--table", "pci_dss_controls", "--format", "json"
+    )
+    for name in ("controls", "CONTROLS"):
+        short = run_cli(capsys, "import-data", "history", "--table", name, "--format", "json")
+        assert short.exit_code == 0, short.output
+        assert json.loads(short.stdout) == json.loads(full.stdout) != []
+    for name in ("controls", "rules", "mappings"):
+        listed = run_cli(capsys, "data", "list", name, "--format", "json", "--limit", "1")
+        assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 1
+    source = tmp_path / "more.csv"
+    source.write_text("control_id,chunk,metadata\n99.1,extra,{}\n", encoding="utf-8")
+    imported = run_cli(capsys, "import-data", "csv", str(source), "controls", "--format", "json")
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.stdout)["files"][0]["table"] == "pci_dss_controls"
+    unknown = run_cli(capsys, "import-data", "history", "--table", "nope")
+    assert unknown.exit_code == 2 and "(or controls, rules, guidance, mappings)" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["control", "10.2"], "did you mean 10.2.1?"),
+        (["control", "99.9"], "`sentinel-db data list controls` lists them"),
+        (["rule", "restricted-sh"], "did you mean restricted-ssh"),
+    ],
+)
+def test_show_of_a_key_with_no_row_hints_at_the_keys_there_are(
+    sample_db: Database, capsys: Capsys, args: list[str], hint: str
+) -> None:
+    result = run_cli(capsys, "data", "show", *args)
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: no {args[0]} '{args[1]}'")
+    assert f"hint: {hint}" in result.stderr or hint in result.stderr.splitlines()[1]

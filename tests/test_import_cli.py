@@ -69,7 +69,7 @@ def test_unknown_table_and_missing_source_are_usage_errors(
 ) -> None:
     path = tmp_path / "x.csv"
     path.write_text("a\n", encoding="utf-8")
-    result = run_cli(capsys, "import-data", "csv", str(path), "controls")
+    result = run_cli(capsys, "import-data", "csv", str(path), "nope")
     assert result.exit_code == 2
     assert "valid tables: pci_dss_controls, aws_config_rules_guidance" in result.stderr
     missing = run_cli(capsys, "import", "no/such/folder")

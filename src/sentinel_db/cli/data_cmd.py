@@ -10,6 +10,7 @@ import typer
 
 from sentinel_db.cli.args import PlainCommand, QuestionCommand
 from sentinel_db.cli.context import get_state
+from sentinel_db.cli.keys import hinting_keys
 from sentinel_db.cli.layout import block_lines
 from sentinel_db.cli.render import (
     FileFormat,
@@ -20,6 +21,7 @@ from sentinel_db.cli.render import (
     print_json,
     print_table,
     render,
+    say,
     to_json,
 )
 from sentinel_db.cli.vectors_cmd import print_vector_stats, similar
@@ -107,7 +109,7 @@ def show(
     )
 
     db = get_state(ctx).database()
-    with db.unit_of_work(read_only=True) as session:
+    with db.unit_of_work(read_only=True) as session, hinting_keys(session, kind.value, key):
         detail: dict[str, Any]
         if kind is Kind.control:
             controls = PciControlRepository(session)
@@ -188,9 +190,22 @@ def search(
         return
     if fmt is OutputFormat.csv:
         render([row for section in sections for row in _flat_hits(section)], fmt)
-        return
+    else:
+        for section in sections:
+            if section["hits"]:
+                _print_section(section)
+    _explain_empty(sections)
+
+
+def _explain_empty(sections: list[dict[str, Any]]) -> None:
+    """Why tables found nothing, on stderr: one line per distinct reason, naming the tables."""
+    reasons: dict[str, list[str]] = {}
     for section in sections:
-        _print_section(section)
+        if not section["hits"]:
+            reasons.setdefault(section["message"], []).append(section["table"])
+    for message, tables in reasons.items():
+        named = any(f"no {noun} matches" in message for noun in ("control", "rule"))
+        info(message if named else f"{' and '.join(tables)}: {message}")
 
 
 _CONTROLS_TABLE = "pci_dss_controls"
@@ -208,9 +223,6 @@ def _print_section(section: dict[str, Any]) -> None:
     from sentinel_db.repositories.search import HIGHLIGHT_START, HIGHLIGHT_STOP
 
     noun = "control" if section["table"] == _CONTROLS_TABLE else "rule"
-    if not section["hits"]:
-        info(section["message"])
-        return
     shown = len(section["hits"])
     note = "" if section["exact"] else " (best of the rows gathered through the rarest terms)"
     rows = [
@@ -259,8 +271,9 @@ def clear(
         raise typer.Exit(1)
     with db.unit_of_work() as session:
         deleted = clear_tables(session, tables)
-    for name, rows in deleted.items():
-        info(f"deleted {rows} row(s) from {name}", quiet=state.quiet)
+    if not state.quiet:
+        for name, rows in deleted.items():
+            say(f"deleted {rows:,} row(s) from {name}")
 
 
 def _confirmed(question: str) -> bool:
@@ -279,12 +292,12 @@ def seed(ctx: typer.Context) -> None:
 
     state = get_state(ctx)
     report = seed_sample_data(state.database())
-    for file in report.files:
-        info(
-            f"{file.table}: {file.inserted} inserted, {file.updated} updated,"
-            f" {file.unchanged} unchanged",
-            quiet=state.quiet,
-        )
+    if not state.quiet:
+        for file in report.files:
+            say(
+                f"{file.table}: {file.inserted} inserted, {file.updated} updated,"
+                f" {file.unchanged} unchanged"
+            )
 
 
 def _stats_text(result: DatabaseStats) -> None:
@@ -377,5 +390,6 @@ def export(
         fmt=ExportFormat(fmt.value),
         batch_size=state.settings().db_batch_size,
     )
-    for result in results:
-        info(f"{result.table}: {result.rows} row(s) -> {result.path}", quiet=state.quiet)
+    if not state.quiet:
+        for result in results:
+            say(f"{result.table}: {result.rows:,} row(s) -> {result.path}")

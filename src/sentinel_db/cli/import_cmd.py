@@ -214,7 +214,7 @@ def csv_file(
     """Import one CSV FILE into TABLE."""
     from sentinel_db.importers import ImportOptions, ImportReport, import_file, table_spec
 
-    table_spec(table)
+    table = table_spec(table).name
     state = get_state(ctx)
     options = ImportOptions(
         batch_size=batch_size,
@@ -278,7 +278,10 @@ def info_cmd(
 @app.command("history")
 def history_cmd(
     ctx: typer.Context,
-    table: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
+    table: Annotated[
+        str | None,
+        typer.Option("--table", help="Only this table (full name, or controls, rules, mappings)."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="table, json or csv.")
@@ -288,7 +291,7 @@ def history_cmd(
     from sentinel_db.importers import list_runs, table_spec
 
     if table is not None:
-        table_spec(table)
+        table = table_spec(table).name
     runs = list_runs(get_state(ctx).database(), table=table, limit=limit)
     rows = [run.to_dict() for run in runs]
     if fmt is OutputFormat.table:

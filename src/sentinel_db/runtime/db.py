@@ -217,8 +217,7 @@ def _open_embedded(settings: Settings) -> URL:
     url = embedded.open_url(data_dir)
     if str(data_dir) not in _migrated:
         log.warning(
-            "using the embedded PostgreSQL in %s (no DATABASE_URL set; set it to use Supabase)",
-            data_dir,
+            "no DATABASE_URL set: using the embedded PostgreSQL"  # one line at 80 columns
         )
         engine = create_db_engine(url, settings, pool=False)
         try:
