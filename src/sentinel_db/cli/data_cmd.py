@@ -87,7 +87,11 @@ def list_rows(
         print_json(pages)
         return
     for name, rows in pages.items():
-        render(rows, fmt, title=name if fmt is OutputFormat.table else None)
+        render(rows, fmt, title=name if fmt is OutputFormat.table else None, drop=_DROP)
+
+
+# Columns a narrow table leaves out first: the surrogate id, then the JSON (data show has both).
+_DROP = ("id", "metadata", "config_rules")
 
 
 @app.command(cls=PlainCommand)

@@ -101,6 +101,7 @@ def render(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     width: int | None = 60,
+    drop: Sequence[str] = (),
 ) -> None:
     """Print rows: a table for people, or whole records as JSON/CSV (streamed).
 
@@ -125,7 +126,7 @@ def render(
         return
     materialised = list(rows)
     names = list(columns or (materialised[0].keys() if materialised else []))
-    print_table(materialised, names, title=title, width=width)
+    print_table(materialised, names, title=title, width=width, drop=drop)
 
 
 def print_table(
@@ -136,12 +137,15 @@ def print_table(
     width: int | None = 60,
     marks: tuple[str, str] | None = None,
     stack: Sequence[str] = (),
+    drop: Sequence[str] = (),
 ) -> None:
     """A table if it fits the terminal, else one ``key: value`` block per row.
 
     Text wraps at spaces and no column is narrower than its longest word, so keys, names,
     dates and numbers stay whole. Columns in ``stack`` leave the table first when it does not
-    fit: they are printed under it, one line per row, named by the row's first value.
+    fit: they are printed under it, one line per row, named by the row's first value. Columns
+    in ``drop`` are left out, one by one, before rows turn into blocks (a notice on stderr
+    names them).
     """
     cells = [[_cell(row.get(name)) for name in names] for row in rows]
     numeric = [any(_is_number(row.get(name)) for row in rows) for name in names]
@@ -153,6 +157,13 @@ def print_table(
     widths = _widths(cells, names, kept, marks)
     if widths is None and stack:
         kept = [i for i, name in enumerate(names) if name not in stack]
+        widths = _widths(cells, names, kept, marks)
+    dropped: list[str] = []
+    for name in drop:
+        if widths is not None or name not in names:
+            break
+        dropped.append(name)
+        kept = [i for i in kept if names[i] != name]
         widths = _widths(cells, names, kept, marks)
     if widths is None:
         _print_blocks(cells, names, title=title, marks=marks)
@@ -175,7 +186,9 @@ def print_table(
             )
         )
     out.print(table)
-    for i in (i for i in range(len(names)) if i not in kept):
+    if dropped:
+        info(f"not shown at this width: {', '.join(dropped)} (--format json shows every column)")
+    for i in (i for i in range(len(names)) if i not in kept and names[i] not in dropped):
         pairs = [(row_cells[0], row_cells[i]) for row_cells in cells]
         out.print(names[i], highlight=False, markup=False)
         out.print("\n".join(block_lines(pairs, width=out.width - 2, marks=marks)), highlight=False)
