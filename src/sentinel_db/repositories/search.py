@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 
 from sentinel_db.errors import UsageError
 from sentinel_db.records.rows import RecordT, SearchHit
-from sentinel_db.repositories.search_terms import K1, SPLIT, Signal, analyse
+from sentinel_db.repositories.search_terms import (
+    EXPANSION_WEIGHT,
+    K1,
+    SPLIT,
+    Signal,
+    analyse,
+    quoted,
+)
 from sentinel_db.search.glossary import Glossary, default_glossary
 from sentinel_db.search.query import ParsedQuery, parse_query
 from sentinel_db.search.snippets import Marks, faithful_snippet
@@ -173,6 +180,21 @@ class SearchTable:
     fields: FieldWeights
 
 
+def _ids_under(session: Session, table: str, control_ids: Sequence[str]) -> list[Signal]:
+    """Control ids under each id the query names (``8.3`` -> ``8.3.6``, ``8.3.9``), as prefix
+    matches weighed like a glossary equivalent: "rules for 8.3" finds rules mapped below it."""
+    signals: list[Signal] = []
+    for control_id in control_ids:
+        match = f"{quoted(control_id.lower() + '.')}:*"
+        df = session.execute(
+            text_sql(f"SELECT count(*) FROM {table} WHERE search_vector @@ CAST(:q AS tsquery)"),
+            {"q": match},
+        ).scalar_one()
+        if df:
+            signals.append(Signal(match, EXPANSION_WEIGHT, int(df)))
+    return signals
+
+
 def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
@@ -219,7 +241,8 @@ def ranked_search(
     docs = analysis.docs
     # Strongest first: a signal's best possible contribution is its scale times the largest
     # field weight (a term saturates at k1 + 1 however often it occurs).
-    signals = sorted(analysis.signals, key=lambda s: (-s.scale(docs), s.match))
+    found = [*analysis.signals, *_ids_under(session, source.table.name, parsed.control_ids)]
+    signals = sorted(found, key=lambda s: (-s.scale(docs), s.match))
     if not signals or docs == 0:
         words = typed_words(session, parsed.ranking_text, analysis.typed)
         return SearchResult(
