@@ -142,13 +142,3 @@ class RejectSink:
     def close(self) -> None:
         """Finish the reject files (see the module docstring)."""
         self._finish()
-
-    def discard(self) -> None:
-        """Drop what was written (the run wrote no reject file)."""
-        for handle in (self._rows, self._errors):
-            if handle is not None:
-                handle.close()
-        for temp in (self._temp, errors_path_for(self._temp) if self._temp else None):
-            if temp is not None and temp.exists():
-                temp.unlink()
-        self._rows = self._errors = None
