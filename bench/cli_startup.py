@@ -1,8 +1,12 @@
-"""CLI start-up time (a benchmark, not a test): medians of `--help`, `import --help`, `stats`.
+"""CLI answer times (a benchmark, not a test): `--help`, `import --help` and the everyday
+read commands (`stats`, `data show`, `data search`, `data list`), each beside `psql` asking
+the database the same question.
 
 Each command runs as a fresh process (as a person would type it) ``--runs`` times after one
-warm-up run, and the median wall time is printed next to its target. `stats` runs against a
-throwaway database on ``--server``, migrated and loaded with the bundled sample, then dropped.
+warm-up run, and the median wall time is printed next to its target. The commands run against
+a throwaway database on ``--server`` (DATABASE_URL set), migrated and loaded with the bundled
+sample, then dropped. `psql` (when on PATH) shows what the question costs the server plus a
+process start: the floor the CLI is measured against.
 Then `stats` on the embedded default (no DATABASE_URL, a throwaway data folder) is timed beside
 `stats` with DATABASE_URL pointing at that same server: the default may cost at most 0.1 s more.
 
@@ -27,7 +31,30 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "sentinel_db" / "sample_data"
-TARGETS = {"--help": 0.3, "import --help": 0.3, "stats": 0.6}
+TARGETS = {
+    "--help": 0.3,
+    "import --help": 0.3,
+    "stats": 0.5,
+    "data show control 1.2.1": 0.5,
+    "data search multi-factor authentication": 0.5,
+    "data list controls": 0.5,
+}
+# What psql runs for the same question (None: no database question to compare with).
+SAME_QUESTION: dict[str, str | None] = {
+    "--help": None,
+    "import --help": None,
+    "stats": "SELECT c.relname, c.reltuples, pg_table_size(c.oid), pg_indexes_size(c.oid)"
+    " FROM pg_class c WHERE c.relname IN ('pci_dss_controls', 'aws_config_rules_guidance',"
+    " 'pci_aws_config_rule_mappings'); SELECT table_name, status, started_at"
+    " FROM sentinel_db.import_runs ORDER BY started_at DESC LIMIT 3",
+    "data show control 1.2.1": "SELECT * FROM pci_dss_controls WHERE control_id = '1.2.1';"
+    " SELECT config_rules FROM pci_aws_config_rule_mappings WHERE control_id = '1.2.1'",
+    "data search multi-factor authentication": "SELECT control_id, ts_headline('english',"
+    " chunk, q) FROM pci_dss_controls, websearch_to_tsquery('english',"
+    " 'multi-factor authentication') q WHERE search_vector @@ q"
+    " ORDER BY ts_rank(search_vector, q) DESC LIMIT 10",
+    "data list controls": "SELECT * FROM pci_dss_controls ORDER BY control_id LIMIT 10",
+}
 
 
 def _command() -> list[str]:
@@ -35,14 +62,21 @@ def _command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "sentinel_db"]
 
 
-def _time(args: list[str], env: dict[str, str], runs: int) -> list[float]:
-    subprocess.run(_command() + args, env=env, check=True, capture_output=True)  # warm-up
+def _time(command: list[str], env: dict[str, str], runs: int) -> list[float]:
+    subprocess.run(command, env=env, check=True, capture_output=True)  # warm-up
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(_command() + args, env=env, check=True, capture_output=True)
+        subprocess.run(command, env=env, check=True, capture_output=True)
         times.append(time.perf_counter() - started)
-    return times
+    return sorted(times)
+
+
+def _split(label: str) -> list[str]:
+    # The question is one argument, as a person would quote it.
+    if label.startswith("data search "):
+        return ["data", "search", label.removeprefix("data search ")]
+    return label.split()
 
 
 def main() -> None:
@@ -61,20 +95,32 @@ def main() -> None:
     try:
         for setup in (["--quiet", "migrate"], ["--quiet", "import", str(SAMPLE)]):
             subprocess.run(_command() + setup, env=env, check=True, capture_output=True)
-        print(f"{'command':<24}{'median s':>10}{'p90 s':>8}{'target':>8}")
+        psql = shutil.which("psql")
+        print(f"{'command':<52}{'median s':>9}{'p90 s':>7}{'target':>7}{'psql s':>8}")
         for label, target in TARGETS.items():
-            times = sorted(_time(label.split(), env, args.runs))
+            times = _time(_command() + _split(label), env, args.runs)
             p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
-            verdict = "ok" if statistics.median(times) <= target else "SLOW"
+            median = statistics.median(times)
+            verdict = "ok" if median <= target else "SLOW"
+            question = SAME_QUESTION[label]
+            floor = "-"
+            if psql and question:
+                floor = (
+                    f"{statistics.median(_time([psql, url, '-qc', question], env, args.runs)):.3f}"
+                )
             print(
-                f"sentinel-db {label:<12}{statistics.median(times):>10.3f}{p90:>8.3f}"
-                f"{target:>8.1f}  {verdict}"
+                f"sentinel-db {label:<40}{median:>9.3f}{p90:>7.3f}{target:>7.1f}{floor:>8}"
+                f"  {verdict}"
             )
     finally:
         with psycopg.connect(args.server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     embedded_overhead(args.runs)
-    print(f"({args.runs} runs each, after one warm-up; {os.cpu_count()} cores)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"({args.runs} runs each, after one warm-up; {os.cpu_count()} cores,"
+        f" load average {load:.1f} at the end)"
+    )
 
 
 def embedded_overhead(runs: int) -> None:
@@ -87,8 +133,10 @@ def embedded_overhead(runs: int) -> None:
         from sentinel_db.runtime import embedded
 
         url = embedded.embedded_url(folder)
-        default = statistics.median(_time(["stats"], env, runs))
-        direct = statistics.median(_time(["stats"], {**env, "DATABASE_URL": url}, runs))
+        default = statistics.median(_time([*_command(), "stats"], env, runs))
+        direct = statistics.median(
+            _time([*_command(), "stats"], {**env, "DATABASE_URL": url}, runs)
+        )
         verdict = "ok" if default - direct <= 0.1 else "SLOW"
         print(f"{'stats, embedded default':<24}{default:>10.3f}")
         print(f"{'stats, DATABASE_URL':<24}{direct:>10.3f}")

@@ -73,6 +73,13 @@ def test_status_describes_a_running_server_and_stop_stops_it(
     assert data["socket_dir"] == str(server.socket_dir) and data["port"]
     text = run_cli(capsys, "embedded", "status")
     assert f"pid:      {data['pid']}" in text.stdout and "PostgreSQL 18" in text.stdout
+    # The socket is what clients use; a port alone would point at whatever owns it on TCP.
+    assert f"socket:   {server.socket_dir}/.s.PGSQL.{data['port']}" in text.stdout
+    assert "port:" not in text.stdout
+    if data["listen_address"] is None:
+        assert "tcp:      none (the socket only" in text.stdout
+    else:
+        assert f"tcp:      {data['listen_address']} port {data['port']}" in text.stdout
 
     stopped = run_cli(capsys, "embedded", "stop")
     assert stopped.exit_code == 0, stopped.output

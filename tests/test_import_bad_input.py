@@ -232,7 +232,7 @@ def test_mapping_references_warn_and_strict_rejects(clean_db: Database, tmp_path
 
 def test_unknown_table_lists_valid_ones(clean_db: Database, tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="valid tables: pci_dss_controls"):
-        import_file(clean_db, _write(tmp_path, HEADER), "controls")
+        import_file(clean_db, _write(tmp_path, HEADER), "nope")
 
 
 def test_source_without_recognised_files_names_near_misses(

@@ -34,7 +34,7 @@ def test_import_prints_a_report_and_json_parses(
     again = run_cli(capsys, "import", str(shared_data), "--no-progress")
     assert again.exit_code == 0
     assert (
-        "skipped" in again.stderr and "unchanged since the last successful import" in again.stderr
+        "skipped" in again.stdout and "unchanged since the last successful import" in again.stdout
     )
 
 
@@ -44,7 +44,7 @@ def test_default_source_and_dry_run(
     shutil.copytree(EXAMPLES, tmp_path / "shared_data" / "outputs")
     result = run_cli(capsys, "import", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "dry run, nothing written" in result.stderr
+    assert "dry run, nothing written" in result.stdout
     assert _count(clean_db, "pci_dss_controls") == 0
     bulk = run_cli(capsys, "--quiet", "import-data", "bulk", "--source", "shared_data/outputs")
     assert bulk.exit_code == 0 and bulk.stderr == ""
@@ -58,8 +58,8 @@ def test_rejected_rows_exit_4_with_file_line_column_reason(
     path.write_text("control_id,chunk,metadata\n1.1,a,{}\nZ.9,b,{}\n", encoding="utf-8")
     result = run_cli(capsys, "import-data", "csv", str(path), "pci_dss_controls")
     assert result.exit_code == 4
-    assert f"{path}:3: control_id: is not a PCI DSS control id" in result.stderr
-    assert "rejected rows written to" in result.stderr
+    assert f"{path}:3: control_id: is not a PCI DSS control id" in result.stdout
+    assert "rejected rows written to" in result.stdout
     assert "Traceback" not in result.output
     assert _count(clean_db, "pci_dss_controls") == 1
 
@@ -69,7 +69,7 @@ def test_unknown_table_and_missing_source_are_usage_errors(
 ) -> None:
     path = tmp_path / "x.csv"
     path.write_text("a\n", encoding="utf-8")
-    result = run_cli(capsys, "import-data", "csv", str(path), "controls")
+    result = run_cli(capsys, "import-data", "csv", str(path), "nope")
     assert result.exit_code == 2
     assert "valid tables: pci_dss_controls, aws_config_rules_guidance" in result.stderr
     missing = run_cli(capsys, "import", "no/such/folder")
@@ -109,7 +109,7 @@ def test_standalone_module_and_history_in_a_subprocess(
         timeout=120,
     )
     assert proc.returncode == 4, proc.stderr
-    assert f"{bad}:2: bytes that are not valid utf-8" in proc.stderr
+    assert f"{bad}:2: bytes that are not valid utf-8" in proc.stdout
     assert "Traceback" not in proc.stderr
     history = run_subprocess("import-data", "history", "--format", "json", env=cli_env)
     assert history.exit_code == 0, history.stderr

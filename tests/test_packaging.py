@@ -121,7 +121,7 @@ def test_without_a_url_the_embedded_server_starts_and_is_migrated_on_first_use(
         assert result.exit_code == 0, result.stderr
         assert f"current: {migrations.head()}" in result.stdout
         notices = [line for line in result.stderr.splitlines() if "embedded PostgreSQL" in line]
-        assert len(notices) == 1 and "DATABASE_URL" in notices[0]
+        assert len(notices) == 1 and "DATABASE_URL" in notices[0] and len(notices[0]) <= 80
         again = run_subprocess("db", "status", env=env, cwd=tmp_path, timeout=180)
         assert again.exit_code == 0 and "pending: none" in again.stdout
     finally:

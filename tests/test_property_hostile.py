@@ -40,6 +40,13 @@ from tests.property_helpers import (
     truncate,
 )
 
+
+@pytest.fixture(name="folder")
+def _fresh_folders(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
+    """A fresh folder for each example (the tests below write one file per example)."""
+    return lambda: tmp_path_factory.mktemp("hostile")
+
+
 # --- hostile files ----------------------------------------------------------------------------
 
 FIELD_VALUES: dict[str, st.SearchStrategy[str]] = {

@@ -128,6 +128,13 @@ def test_rule_search_finds_rules_mapped_to_a_named_control(corpus: Session) -> N
     assert hits[0].record.config_rule == "iam-user-mfa-enabled"
 
 
+def test_a_parent_control_id_finds_the_rules_mapped_below_it(corpus: Session) -> None:
+    rules = AwsConfigRuleRepository(corpus).search("which rules evidence 8.3", 5)
+
+    assert [hit.record.config_rule for hit in rules] == ["iam-user-mfa-enabled"]
+    assert sorted(_ids(corpus, "controls under 8.3")[:2]) == ["8.3.1", "8.3.6"]
+
+
 def test_a_control_id_in_the_query_puts_that_control_first(corpus: Session) -> None:
     assert _ids(corpus, "firewall 12.1")[0] == "12.1"
     assert _ids(corpus, "what does a3.9.9 say about firewalls")[0] == "1.1"  # no such control
@@ -180,6 +187,17 @@ def test_counts_are_honest_and_an_empty_result_explains_itself(corpus: Session) 
         and empty.explain_empty("control") == "no control matches any of: zebra, quokka"
     )
     assert "no searchable words" in repo.search_results("how do we", 5).explain_empty("control")
+
+
+def test_an_empty_result_names_the_words_as_typed_never_their_stems(corpus: Session) -> None:
+    result = PciControlRepository(corpus).search_results("Galloping zebras, environments?", 5)
+
+    assert result.terms == ("gallop", "zebra", "environ")
+    assert result.explain_empty("control") == (
+        "no control matches any of: Galloping, zebras, environments"
+    )
+    answer = retrieve(corpus, "galloping zebras", 5)
+    assert answer.controls == [] and answer.words == ["galloping", "zebras"]
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ class Retrieval(BaseModel):
     controls: list[RetrievedControl]
     mode: SearchMode = "lexical"
     mode_note: str | None = None
+    words: list[str] = []
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible dict (ids as strings)."""
@@ -97,6 +98,7 @@ def retrieve(
         matched=result.matched,
         exact=result.exact,
         terms=list(result.terms),
+        words=list(result.words),
         controls=[
             RetrievedControl(
                 control=hit.record,
@@ -125,9 +127,10 @@ def search_tables(
 
     Each section has ``table``, ``matched`` (rows matching any query term), ``shown``, ``exact``,
     ``terms`` (the query's searchable words, as stems), ``message`` (why nothing matched, when
-    nothing did) and ``hits`` (``key``, ``score``, ``snippet``, ``record``, and for controls
-    ``rules``: each mapped rule with its guidance record or null, and ``found_by``), ``mode``
-    and ``mode_note`` (hybrid by default when configured; ``lexical=True`` for lexical only).
+    nothing did, in the words as typed) and ``hits`` (``key``, ``score``, ``snippet``,
+    ``record``, and for controls ``rules``: each mapped rule with its guidance record or null,
+    and ``found_by``), ``mode`` and ``mode_note`` (hybrid by default when configured;
+    ``lexical=True`` for lexical only).
 
     Raises:
         UsageError: ``limit`` is out of range.
@@ -157,7 +160,7 @@ def search_tables(
             ],
         }
         if not found.controls:
-            result["message"] = explain_empty("control", found.terms)
+            result["message"] = explain_empty("control", found.words)
         sections.append(result)
     if rules:
         rule_repo = AwsConfigRuleRepository(session)

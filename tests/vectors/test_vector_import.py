@@ -194,3 +194,6 @@ def test_cli_imports_vectors_and_shows_them_in_stats_and_similar(
     missing = run_cli(capsys, "data", "similar", "rule", "no-such-rule")
     assert missing.exit_code == 1 and "no-such-rule" in missing.stderr
     assert "Traceback" not in missing.output
+    unknown = run_cli(capsys, "data", "similar", "control", "99.9")
+    assert unknown.exit_code == 1 and "error: no control '99.9'" in unknown.stderr
+    assert "hint: " in unknown.stderr and "data list controls" in unknown.stderr

@@ -30,6 +30,17 @@ class _Scrubber(logging.Filter):
         return True
 
 
+class _Formatter(logging.Formatter):
+    """``warning: message`` like the CLI's own lines; other libraries' records name their logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        level = record.levelname.lower()
+        if record.name.startswith("sentinel_db") and record.levelno >= logging.WARNING:
+            return f"{level}: {text}"
+        return f"{level} {record.name}: {text}"
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     """``text`` with every secret replaced by ``***``."""
     for secret in secrets:
@@ -88,7 +99,7 @@ def _configure_logging(settings: Settings, state: CliState) -> None:
     if _handler is not None:
         root.removeHandler(_handler)
     _handler = logging.StreamHandler(sys.stderr)
-    _handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    _handler.setFormatter(_Formatter())
     _handler.addFilter(_Scrubber(state.secrets))
     root.addHandler(_handler)
     if state.quiet:

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
+from sentinel_db.cli.args import PlainCommand, QuestionCommand
 from sentinel_db.cli.context import get_state
+from sentinel_db.cli.keys import hinting_keys
+from sentinel_db.cli.layout import block_lines
 from sentinel_db.cli.render import (
     FileFormat,
     OutputFormat,
@@ -19,6 +21,7 @@ from sentinel_db.cli.render import (
     print_json,
     print_table,
     render,
+    say,
     to_json,
     warn,
 )
@@ -28,13 +31,14 @@ if TYPE_CHECKING:
     from sentinel_db.repositories.stats import DatabaseStats, LastImport
 
 app = typer.Typer(help="Look at, search, export and clear the data.", no_args_is_help=True)
-app.command()(similar)
+app.command(cls=PlainCommand)(similar)
 
 TableArg = Annotated[
     str,
     typer.Argument(
         help="pci_dss_controls, aws_config_rules_guidance, pci_aws_config_rule_mappings "
         "(or controls, rules, mappings), or all.",
+        metavar="TABLE",
         show_default=False,
     ),
 ]
@@ -55,7 +59,7 @@ class SearchTable(StrEnum):
     all = "all"
 
 
-@app.command("list")
+@app.command("list", cls=PlainCommand)
 def list_rows(
     ctx: typer.Context,
     table: TableArg,
@@ -84,14 +88,20 @@ def list_rows(
         print_json(pages)
         return
     for name, rows in pages.items():
-        render(rows, fmt, title=name if fmt is OutputFormat.table else None)
+        render(rows, fmt, title=name if fmt is OutputFormat.table else None, drop=_DROP)
 
 
-@app.command()
+# Columns a narrow table leaves out first: the surrogate id, then the JSON (data show has both).
+_DROP = ("id", "metadata", "config_rules")
+
+
+@app.command(cls=PlainCommand)
 def show(
     ctx: typer.Context,
-    kind: Annotated[Kind, typer.Argument(help="control or rule.")],
-    key: Annotated[str, typer.Argument(help="Control id (e.g. 8.2.4) or rule name.")],
+    kind: Annotated[Kind, typer.Argument(help="control or rule.", metavar="KIND")],
+    key: Annotated[
+        str, typer.Argument(help="Control id (e.g. 8.2.4) or rule name.", metavar="KEY")
+    ],
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
         ReportFormat.text
     ),
@@ -104,7 +114,7 @@ def show(
     )
 
     db = get_state(ctx).database()
-    with db.unit_of_work(read_only=True) as session:
+    with db.unit_of_work(read_only=True) as session, hinting_keys(session, kind.value, key):
         detail: dict[str, Any]
         if kind is Kind.control:
             controls = PciControlRepository(session)
@@ -125,34 +135,42 @@ def show(
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
-    from rich.table import Table
-
     record = detail.get("control") or detail["rule"]
     for name, value in record.items():
         if isinstance(value, dict | list):
             # Structured values as indented JSON, so they read (and copy) as JSON.
-            text = to_json(value, indent=2)
+            out.print(f"{name}: {to_json(value, indent=2)}", markup=False, highlight=False)
         else:
             text = "" if value is None else str(value)
-        out.print(f"[bold]{name}[/bold]: {escape(text)}", highlight=False)
+            out.print("\n".join(block_lines([(name, text)], width=out.width)), highlight=False)
     if "rules" in detail:
-        table = Table(title=f"{len(detail['rules'])} mapped rule(s)")
-        table.add_column("rule")
-        table.add_column("guidance")
-        for item in detail["rules"]:
-            guidance = item["guidance"]["chunk"] if item["guidance"] else "(no guidance)"
-            table.add_row(escape(item["rule"]), escape(guidance))
-        out.print(table)
+        rows = [
+            {
+                "rule": item["rule"],
+                "guidance": item["guidance"]["chunk"] if item["guidance"] else "(no guidance)",
+            }
+            for item in detail["rules"]
+        ]
+        print_table(rows, ["rule", "guidance"], title=f"{len(rows)} mapped rule(s)", width=None)
     else:
         controls = ", ".join(detail["controls"]) or "(none)"
-        out.print(f"[bold]mapped to controls[/bold]: {escape(controls)}")
+        out.print(
+            "\n".join(block_lines([("mapped to controls", controls)], width=out.width)),
+            highlight=False,
+        )
 
 
-@app.command()
+@app.command(cls=QuestionCommand)
 def search(
     ctx: typer.Context,
     query: Annotated[
-        str, typer.Argument(help='A question or keywords; "a phrase" must occur, -word must not.')
+        str,
+        typer.Argument(
+            help='A question or keywords; "a phrase" must occur, -word must not'
+            " (a QUESTION may start with -).",
+            metavar="QUESTION",
+            show_default=False,
+        ),
     ],
     table: Annotated[SearchTable, typer.Option(help="Where to search.")] = SearchTable.all,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Results per table.")] = 10,
@@ -181,9 +199,22 @@ def search(
         return
     if fmt is OutputFormat.csv:
         render([row for section in sections for row in _flat_hits(section)], fmt)
-        return
+    else:
+        for section in sections:
+            if section["hits"]:
+                _print_section(section)
+    _explain_empty(sections)
+
+
+def _explain_empty(sections: list[dict[str, Any]]) -> None:
+    """Why tables found nothing, on stderr: one line per distinct reason, naming the tables."""
+    reasons: dict[str, list[str]] = {}
     for section in sections:
-        _print_section(section)
+        if not section["hits"]:
+            reasons.setdefault(section["message"], []).append(section["table"])
+    for message, tables in reasons.items():
+        named = any(f"no {noun} matches" in message for noun in ("control", "rule"))
+        info(message if named else f"{' and '.join(tables)}: {message}")
 
 
 _CONTROLS_TABLE = "pci_dss_controls"
@@ -204,39 +235,39 @@ def _flat_hits(section: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _print_section(section: dict[str, Any]) -> None:
-    from rich.table import Table
-
     from sentinel_db.repositories.search import HIGHLIGHT_START, HIGHLIGHT_STOP
 
     noun = "control" if section["table"] == _CONTROLS_TABLE else "rule"
-    if not section["hits"]:
-        info(section["message"])
-        return
     shown = len(section["hits"])
     note = "" if section["exact"] else " (best of the rows gathered through the rarest terms)"
     if section["mode"] == "lexical-fallback":
         warn(f"lexical answer: {section['mode_note']}")
     note += ", hybrid" if section["mode"] == "hybrid" else ""
-    result = Table(
+    rows = [
+        {
+            "key": hit["key"],
+            "score": f"{hit['score']:.3f}",
+            "found by": hit["found_by"],
+            "snippet": hit["snippet"],
+            **(
+                {"rules": ", ".join(r["rule"] for r in hit["rules"]) or "-"}
+                if noun == "control"
+                else {}
+            ),
+        }
+        for hit in section["hits"]
+    ]
+    print_table(
+        rows,
+        ["key", "score", "found by", "snippet", *(["rules"] if noun == "control" else [])],
         title=f"{noun}s: {section['matched']} matched, {shown} shown{note}",
-        title_justify="left",
+        width=None,
+        stack=["rules"],
+        marks=(HIGHLIGHT_START, HIGHLIGHT_STOP),
     )
-    for name in ("key", "score", "found by", "snippet", *(["rules"] if noun == "control" else [])):
-        result.add_column(name, overflow="fold")
-    for hit in section["hits"]:
-        snippet = (
-            escape(hit["snippet"])
-            .replace(HIGHLIGHT_START, "[bold yellow]")
-            .replace(HIGHLIGHT_STOP, "[/bold yellow]")
-        )
-        cells = [escape(hit["key"]), f"{hit['score']:.3f}", hit["found_by"], snippet]
-        if noun == "control":
-            cells.append(escape(", ".join(r["rule"] for r in hit["rules"])) or "-")
-        result.add_row(*cells)
-    out.print(result)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def clear(
     ctx: typer.Context,
     table: TableArg,
@@ -254,13 +285,23 @@ def clear(
         counts = count_rows(session, tables)
     for name, rows in counts.items():
         info(f"{name}: {rows} row(s)")
-    if not yes and not typer.confirm(f"Delete all rows of {', '.join(tables)}?", default=False):
+    if not yes and not _confirmed(f"Delete all rows of {', '.join(tables)}?"):
         info("declined: nothing changed")
         raise typer.Exit(1)
     with db.unit_of_work() as session:
         deleted = clear_tables(session, tables)
-    for name, rows in deleted.items():
-        info(f"deleted {rows} row(s) from {name}", quiet=state.quiet)
+    if not state.quiet:
+        for name, rows in deleted.items():
+            say(f"deleted {rows:,} row(s) from {name}")
+
+
+def _confirmed(question: str) -> bool:
+    """The person's yes; no input at all (a closed stdin) is a no."""
+    try:
+        return bool(typer.confirm(question, default=False, err=True))
+    except typer.Abort:
+        info("")  # end the prompt's line
+        return False
 
 
 @app.command()
@@ -270,12 +311,12 @@ def seed(ctx: typer.Context) -> None:
 
     state = get_state(ctx)
     report = seed_sample_data(state.database())
-    for file in report.files:
-        info(
-            f"{file.table}: {file.inserted} inserted, {file.updated} updated,"
-            f" {file.unchanged} unchanged",
-            quiet=state.quiet,
-        )
+    if not state.quiet:
+        for file in report.files:
+            say(
+                f"{file.table}: {file.inserted} inserted, {file.updated} updated,"
+                f" {file.unchanged} unchanged"
+            )
 
 
 def _stats_text(result: DatabaseStats) -> None:
@@ -289,7 +330,7 @@ def _stats_text(result: DatabaseStats) -> None:
         }
         for t in result.tables
     ]
-    print_table(rows, list(rows[0]), title="tables", width=None)
+    print_table(rows, list(rows[0]), title="tables", width=None, stack=["last import"])
     c = result.coverage
     out.print(
         f"controls with at least one rule: {c.controls_with_rules}/{c.controls_total}"
@@ -346,7 +387,7 @@ def stats(
     print_vector_stats(result.vectors)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def export(
     ctx: typer.Context,
     table: TableArg,
@@ -368,5 +409,6 @@ def export(
         fmt=ExportFormat(fmt.value),
         batch_size=state.settings().db_batch_size,
     )
-    for result in results:
-        info(f"{result.table}: {result.rows} row(s) -> {result.path}", quiet=state.quiet)
+    if not state.quiet:
+        for result in results:
+            say(f"{result.table}: {result.rows:,} row(s) -> {result.path}")

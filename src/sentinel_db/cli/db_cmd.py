@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sentinel_db.cli.args import PlainCommand
 from sentinel_db.cli.context import get_state
 from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
 
@@ -225,13 +226,15 @@ def _validate(db: object, quiet: bool) -> None:
 db_app.command("migrate")(migrate)
 
 
-@db_app.command("rollback")
+@db_app.command("rollback", cls=PlainCommand)
 def rollback(
     ctx: typer.Context,
     tables: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Remove just this table; the others stay as they are.", show_default=False
+            help="Remove just this table; the others stay as they are.",
+            metavar="TABLE",
+            show_default=False,
         ),
     ] = None,
     to: Annotated[

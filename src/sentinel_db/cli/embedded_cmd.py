@@ -35,8 +35,13 @@ def _print_status(result: EmbeddedStatus) -> None:
         f"running:  {'yes' if result.running else 'no'}",
     ]
     if result.running:
-        lines += [f"pid:      {result.pid}", f"port:     {result.port}"]
-        lines.append(f"socket:   {result.socket_dir}")
+        lines.append(f"pid:      {result.pid}")
+        socket = f"{result.socket_dir}/.s.PGSQL.{result.port}" if result.socket_dir else "-"
+        lines.append(f"socket:   {socket}")
+        if result.listen_address:
+            lines.append(f"tcp:      {result.listen_address} port {result.port}")
+        else:
+            lines.append("tcp:      none (the socket only; any server on that port is another)")
     lines.append(f"version:  {f'PostgreSQL {result.version}' if result.version else '-'}")
     lines.append(f"size:     {_size(result.size_bytes)}")
     if result.system_user:

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sentinel_db.cli.args import PlainCommand
 from sentinel_db.cli.context import CliState, get_state
-from sentinel_db.cli.render import OutputFormat, ReportFormat, err, info, print_json, render, warn
+from sentinel_db.cli.render import OutputFormat, ReportFormat, err, print_json, render, say
 
 if TYPE_CHECKING:
     from sentinel_db.importers import (
@@ -68,32 +69,34 @@ def _progress(state: CliState, enabled: bool, fmt: ReportFormat) -> Iterator[Pro
 
 def _file_line(report: FileReport) -> str:
     counts = (
-        f"read {report.rows_read}, inserted {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, rejected {report.rejected}, warnings {report.warnings}"
+        f"read {report.rows_read:,}, inserted {report.inserted:,}, updated {report.updated:,},"
+        f" unchanged {report.unchanged:,}, rejected {report.rejected:,},"
+        f" warnings {report.warnings:,}"
     )
-    timing = f"{report.seconds:.2f}s, {report.rows_per_second:,.0f} rows/s"
+    timing = f"{report.seconds:.2f} s, {report.rows_per_second:,.0f} rows/s"
     return f"{report.path} -> {report.table}: {report.status}; {counts} ({timing})"
 
 
 def _print_file(report: FileReport, state: CliState) -> None:
+    """One file's part of the report (on stdout: it is the result)."""
     problem = report.status == "failed" or report.rejected > 0
     if not state.quiet or problem or report.warnings:
-        err.print(_file_line(report), markup=False, highlight=False)
+        say(_file_line(report))
     if report.status == "skipped" and report.error and not state.quiet:
-        info(f"  {report.error}")
+        say(f"  {report.error}")
     shown = report.errors[:FIRST_ERRORS]
     for problem_item in shown:
-        err.print(str(problem_item), markup=False, highlight=False, style="red")
+        say(str(problem_item), style="red")
     hidden = report.rejected + (1 if report.status == "failed" else 0) - len(shown)
     if hidden > 0:
-        err.print(f"... and {hidden} more", markup=False, highlight=False)
+        say(f"... and {hidden:,} more")
     limit = None if state.verbose else 5
     for warning in report.warning_list[:limit]:
-        warn(str(warning))
+        say(f"warning: {warning}", style="yellow")
     if limit is not None and report.warnings > limit:
-        warn(f"... and {report.warnings - limit} more warnings (--verbose shows them)")
-    if report.reject_file:
-        info(f"rejected rows written to {report.reject_file}", quiet=False)
+        say(f"warning: ... and {report.warnings - limit:,} more (--verbose shows them)")
+    for line in report.reject_notes:
+        say(line)
 
 
 def _print_report(report: ImportReport, state: CliState, fmt: ReportFormat) -> None:
@@ -102,13 +105,14 @@ def _print_report(report: ImportReport, state: CliState, fmt: ReportFormat) -> N
     else:
         for path, reason in report.skipped:
             if state.verbose or not state.quiet:
-                info(f"skipped {path}: {reason}")
+                say(f"skipped {path}: {reason}")
         for file_report in report.files:
             _print_file(file_report, state)
         names = ("rows_read", "inserted", "updated", "unchanged", "rejected", "warnings")
-        totals = ", ".join(f"{n.replace('_', ' ')} {report.total(n)}" for n in names)
+        totals = ", ".join(f"{n.replace('_', ' ')} {report.total(n):,}" for n in names)
         prefix = "dry run, nothing written: " if report.dry_run else ""
-        info(f"total: {prefix}{totals} in {report.seconds:.2f}s", quiet=state.quiet)
+        if not state.quiet:
+            say(f"total: {prefix}{totals} in {report.seconds:.2f} s")
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 
@@ -128,7 +132,7 @@ def _bulk(
 def import_everyday(
     ctx: typer.Context,
     source: Annotated[
-        Path, typer.Argument(help="Folder (searched recursively) or CSV file.")
+        Path, typer.Argument(help="Folder (searched recursively) or CSV file.", metavar="SOURCE")
     ] = DEFAULT_SOURCE,
     batch_size: BatchSize = None,
     validate: Validate = True,
@@ -165,7 +169,7 @@ def import_everyday(
         render_embed_reports(reports, OutputFormat.table)
 
 
-@app.command("bulk")
+@app.command("bulk", cls=PlainCommand)
 def bulk(
     ctx: typer.Context,
     source: Annotated[
@@ -199,11 +203,11 @@ def bulk(
     )
 
 
-@app.command("csv")
+@app.command("csv", cls=PlainCommand)
 def csv_file(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The CSV file.")],
-    table: Annotated[str, typer.Argument(help="Target table.")],
+    file: Annotated[Path, typer.Argument(help="The CSV file.", metavar="FILE")],
+    table: Annotated[str, typer.Argument(help="Target table.", metavar="TABLE")],
     batch_size: BatchSize = None,
     validate: Validate = True,
     progress: ShowProgress = True,
@@ -218,7 +222,7 @@ def csv_file(
     """Import one CSV FILE into TABLE."""
     from sentinel_db.importers import ImportOptions, ImportReport, import_file, table_spec
 
-    table_spec(table)
+    table = table_spec(table).name
     state = get_state(ctx)
     options = ImportOptions(
         batch_size=batch_size,
@@ -243,10 +247,10 @@ def csv_file(
     _print_report(report, state, fmt)
 
 
-@app.command("info")
+@app.command("info", cls=PlainCommand)
 def info_cmd(
     source: Annotated[
-        Path, typer.Argument(help="Folder or CSV file to describe.")
+        Path, typer.Argument(help="Folder or CSV file to describe.", metavar="SOURCE")
     ] = DEFAULT_SOURCE,
     fmt: Format = ReportFormat.text,
 ) -> None:
@@ -282,7 +286,10 @@ def info_cmd(
 @app.command("history")
 def history_cmd(
     ctx: typer.Context,
-    table: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
+    table: Annotated[
+        str | None,
+        typer.Option("--table", help="Only this table (full name, or controls, rules, mappings)."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs.")] = 20,
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="table, json or csv.")
@@ -292,7 +299,7 @@ def history_cmd(
     from sentinel_db.importers import list_runs, table_spec
 
     if table is not None:
-        table_spec(table)
+        table = table_spec(table).name
     runs = list_runs(get_state(ctx).database(), table=table, limit=limit)
     rows = [run.to_dict() for run in runs]
     if fmt is OutputFormat.table:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sentinel_db.cli import data_cmd, db_cmd, embedded_cmd, import_cmd, vectors_cmd
+from sentinel_db.cli.args import PlainCommand
 from sentinel_db.cli.context import CliState, current_state, get_state, scrub
 from sentinel_db.cli.render import err
 
@@ -80,7 +81,9 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(embedded_cmd.app, name="embedded")
 app.command("migrate", help="Upgrade the schema (same as `db migrate`).")(db_cmd.migrate)
 app.command(
-    "import", help="Import every recognised CSV under SOURCE (same as `import-data bulk`)."
+    "import",
+    cls=PlainCommand,
+    help="Import every recognised CSV under SOURCE (same as `import-data bulk`).",
 )(import_cmd.import_everyday)
 app.command("embed", help="Embed rows whose vector is missing or stale (needs a provider).")(
     vectors_cmd.embed
@@ -100,10 +103,40 @@ def _report(exc: SentinelDBError, state: CliState) -> int:
     return int(exc.exit_code)
 
 
+# Typer's parser errors, found through a public class (Typer vendors its parser in newer releases).
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+_UsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
+def _usage_error(exc: Exception) -> int:
+    """A usage error (unknown option, bad value, missing argument) as ``error:`` and ``hint:``."""
+    code = int(getattr(exc, "exit_code", 2))
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return code  # the help has been printed: that is the answer
+    ctx = getattr(exc, "ctx", None)
+    message = getattr(exc, "format_message", exc.__str__)()
+    err.print(f"error: {message}", markup=False, highlight=False, style="red")
+    if isinstance(exc, _UsageError):
+        command = ctx.command_path if ctx is not None else "sentinel-db"
+        hint = f"see '{command} --help' for its arguments and options"
+        err.print(f"hint: {hint}", markup=False, highlight=False)
+    return code
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; library errors become one message and their exit code, never a traceback."""
     try:
-        app(args=argv, prog_name="sentinel-db")
+        code = app(args=argv, prog_name="sentinel-db", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except _ClickException as exc:
+        sys.exit(_usage_error(exc))
+    except typer.Abort:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)

@@ -1,10 +1,11 @@
 """Import progress: a bar by bytes while reading, then a spinner naming each server-side phase.
 
-On a terminal each file gets one line: while the file is read and validated the bar follows
-the bytes read; once the server works (checks, merge, index maintenance, commit) the bar turns
-into a pulse and the line names the phase, with the elapsed time still counting. When a file is
-done its rate is rows read over the whole time, server work included. Elsewhere (a pipe, a log)
-each phase is one plain line.
+On a terminal the file being imported has one live line, narrow enough for 80 columns: while
+the file is read and validated a bar follows the bytes read, with the rows and the read rate;
+once the server works (checks, merge, index maintenance, commit) PostgreSQL reports no fraction,
+so the line shows no bar and no rate: the phase, the rows read, a turning spinner and the
+elapsed time. When a file is done, one line gives its rows and its end-to-end rate (rows over
+the whole time, server work included). Elsewhere (a pipe, a log) each phase is one plain line.
 """
 
 from __future__ import annotations
@@ -14,10 +15,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.console import RenderableType
+from rich.progress import BarColumn, ProgressColumn, Task
+from rich.text import Text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from sentinel_db.importers import ProgressCallback, ProgressEvent
+
+
+class _FractionBar(ProgressColumn):
+    """A bar only while the fraction is known (bytes read); nothing during server phases."""
+
+    def __init__(self, *, bar_width: int) -> None:
+        super().__init__()
+        self.bar = BarColumn(bar_width=bar_width)
+
+    def render(self, task: Task) -> RenderableType:
+        """The bar, or nothing when no honest fraction exists."""
+        if task.total is None or not task.fields.get("known", False):
+            return Text("")
+        return self.bar.render(task)
 
 
 def _plain(console: Console) -> ProgressCallback:
@@ -38,64 +57,78 @@ def _plain(console: Console) -> ProgressCallback:
 def import_progress(
     console: Console, *, bar: bool = True, clock: Callable[[], float] | None = None
 ) -> Iterator[ProgressCallback]:
-    """A progress callback drawing on ``console``: bars on a terminal (unless ``bar`` is
+    """A progress callback drawing on ``console``: a live line on a terminal (unless ``bar`` is
     False), plain lines otherwise. ``clock`` replaces the monotonic clock (for tests)."""
     if not (bar and console.is_terminal):
         yield _plain(console)
         return
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        SpinnerColumn,
-        TaskID,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    import time
 
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    now = clock or time.monotonic
     display = Progress(
-        SpinnerColumn(finished_text="[green]✓[/green]"),
+        SpinnerColumn(),
         TextColumn("{task.description}"),
-        BarColumn(bar_width=24),
-        TextColumn("{task.fields[phase]}"),
-        TextColumn("{task.fields[rows]:,} rows, {task.fields[rate]:,} rows/s"),
+        _FractionBar(bar_width=12),
+        TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
-        get_time=clock,
+        transient=True,
+        get_time=now,
+        auto_refresh=clock is None,  # with a test's clock, frames are drawn only on events
     )
-    tasks: dict[str, TaskID] = {}
+    tasks: dict[str, tuple[TaskID, float]] = {}
 
     def draw(event: ProgressEvent) -> None:
+        name = Path(event.path).name
         if event.stage == "start":
-            tasks[event.path] = display.add_task(
-                Path(event.path).name,
-                total=event.total_bytes or 1,
-                rows=0,
-                rate=0,
-                phase=event.phase,
+            console.print(f"importing {name} -> {event.table}", markup=False, highlight=False)
+            task = display.add_task(
+                event.phase, total=event.total_bytes or 1, detail="", known=True
             )
+            tasks[event.path] = (task, now())
             display.refresh()
             return
-        task = tasks.get(event.path)
-        if task is None:
+        if event.path not in tasks:
             return
-        elapsed = display.tasks[task].elapsed or 0.0
-        rate = int(event.rows_read / elapsed) if elapsed > 0 else 0
+        task, started = tasks[event.path]
+        elapsed = now() - started
         if event.stage == "rows":
-            display.update(task, completed=event.bytes_read, rows=event.rows_read, rate=rate)
+            # Reading is the one phase whose pace the client sees: its rate is the read rate.
+            rate = int(event.rows_read / elapsed) if elapsed > 0 else 0
+            detail = f"{event.rows_read:,} rows, {rate:,} rows/s"
+            display.update(task, completed=event.bytes_read, detail=detail)
+            if clock is not None:
+                display.refresh()
         elif event.stage == "phase":
-            # The server works now: no bytes to count, so the bar pulses (total=None). Reading
-            # every byte marked the task finished, which would stop the spinner and the clock.
-            display.update(task, total=None, rows=event.rows_read, rate=rate, phase=event.phase)
+            # The server works now and reports no fraction: no bar and no rate, which would
+            # only repeat the read rate; the spinner turns and the clock runs.
+            display.update(
+                task,
+                description=event.phase,
+                total=None,
+                known=False,
+                detail=f"{event.rows_read:,} rows read",
+            )
+            # Reading every byte marked the task finished, which would stop spinner and clock.
             display.tasks[task].finished_time = None
             display.refresh()
         else:
-            # End to end: the rate counts the server-side phases too.
-            display.update(
-                task, total=1, completed=1, rows=event.rows_read, rate=rate, phase="done"
+            del tasks[event.path]
+            display.remove_task(task)
+            rate = int(event.rows_read / elapsed) if elapsed > 0 else event.rows_read
+            console.print(
+                f"✓ {name} done: {event.rows_read:,} rows, {rate:,} rows/s"
+                f" end to end, {_clock(elapsed)}",
+                markup=False,
+                highlight=False,
             )
-            display.stop_task(task)
-            display.refresh()
 
     with display:
         yield draw
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -1,8 +1,8 @@
 """Printing: messages to stderr, results to stdout as a table, JSON or CSV.
 
-Tables are for people and fit the terminal: when the columns do not fit side by side, each
-row is printed as a block of ``key: value`` lines instead. Numbers are never cut; long text is
-cut to the width with ``…`` (JSON and CSV carry every value whole).
+Tables are for people and fit the terminal: text wraps at spaces, and when the columns do not fit
+side by side even so, each row is printed as a block of ``key: value`` lines instead. Keys,
+names, dates and numbers are never cut (JSON and CSV carry every value whole).
 """
 
 from __future__ import annotations
@@ -16,9 +16,19 @@ from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+
+from sentinel_db.cli.layout import (
+    block_lines,
+    cut_at_word,
+    fit_widths,
+    longest_word,
+    styled,
+    visible,
+    wrap,
+)
 
 out = Console(soft_wrap=True)
-MIN_TEXT_WIDTH = 20  # a text column is never narrowed below this; rows become blocks instead
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -79,10 +89,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
-
-
 def table_width(widths: Sequence[int]) -> int:
     """Columns a rich table with these column widths takes (borders and padding included)."""
     return sum(widths) + 3 * len(widths) + 1
@@ -95,11 +101,12 @@ def render(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     width: int | None = 60,
+    drop: Sequence[str] = (),
 ) -> None:
     """Print rows: a table for people, or whole records as JSON/CSV (streamed).
 
-    ``width`` caps a text column of the table (numbers are never cut); rows that still do not
-    fit the terminal side by side are printed as ``key: value`` blocks.
+    ``width`` caps a text column of the table (cut after a whole word; numbers never are);
+    rows that still do not fit the terminal side by side are printed as ``key: value`` blocks.
     """
     if fmt is OutputFormat.json:
         sys.stdout.write("[")
@@ -119,7 +126,7 @@ def render(
         return
     materialised = list(rows)
     names = list(columns or (materialised[0].keys() if materialised else []))
-    print_table(materialised, names, title=title, width=width)
+    print_table(materialised, names, title=title, width=width, drop=drop)
 
 
 def print_table(
@@ -128,74 +135,107 @@ def print_table(
     *,
     title: str | None = None,
     width: int | None = 60,
+    marks: tuple[str, str] | None = None,
+    stack: Sequence[str] = (),
+    drop: Sequence[str] = (),
 ) -> None:
-    """A table if it fits the terminal, else one ``key: value`` block per row."""
+    """A table if it fits the terminal, else one ``key: value`` block per row.
+
+    Text wraps at spaces and no column is narrower than its longest word, so keys, names,
+    dates and numbers stay whole. Columns in ``stack`` leave the table first when it does not
+    fit: they are printed under it, one line per row, named by the row's first value. Columns
+    in ``drop`` are left out, one by one, before rows turn into blocks (a notice on stderr
+    names them).
+    """
     cells = [[_cell(row.get(name)) for name in names] for row in rows]
     numeric = [any(_is_number(row.get(name)) for row in rows) for name in names]
-    capped = [
-        max(
-            [len(name)]
-            + [len(r[i]) if numeric[i] or width is None else min(len(r[i]), width) for r in cells]
-        )
-        for i, name in enumerate(names)
-    ]
-    capped = _shrink(capped, numeric, names, available=out.width)
-    if table_width(capped) > out.width:
-        _print_blocks(cells, names, title=title)
+    if width is not None:
+        cells = [
+            [c if numeric[i] else cut_at_word(c, width) for i, c in enumerate(r)] for r in cells
+        ]
+    kept = list(range(len(names)))
+    widths = _widths(cells, names, kept, marks)
+    if widths is None and stack:
+        kept = [i for i, name in enumerate(names) if name not in stack]
+        widths = _widths(cells, names, kept, marks)
+    dropped: list[str] = []
+    for name in drop:
+        if widths is not None or name not in names:
+            break
+        dropped.append(name)
+        kept = [i for i in kept if names[i] != name]
+        widths = _widths(cells, names, kept, marks)
+    if widths is None:
+        _print_blocks(cells, names, title=title, marks=marks)
         return
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
-    for name, column_width, is_number in zip(names, capped, numeric, strict=True):
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for i, column_width in zip(kept, widths, strict=True):
         table.add_column(
-            name,
+            escape(names[i]),
             no_wrap=True,
-            overflow="ellipsis",
             width=column_width,
-            justify="right" if is_number else "left",
+            justify="right" if numeric[i] else "left",
         )
     for row_cells in cells:
-        table.add_row(*(_cut(c, w) for c, w in zip(row_cells, capped, strict=True)))
+        table.add_row(
+            *(
+                "\n".join(styled(line, marks) for line in wrap(row_cells[i], w, marks))
+                for i, w in zip(kept, widths, strict=True)
+            )
+        )
     out.print(table)
+    if dropped:
+        info(f"not shown at this width: {', '.join(dropped)} (--format json shows every column)")
+    for i in (i for i in range(len(names)) if i not in kept and names[i] not in dropped):
+        pairs = [(row_cells[0], row_cells[i]) for row_cells in cells]
+        out.print(names[i], highlight=False, markup=False)
+        out.print("\n".join(block_lines(pairs, width=out.width - 2, marks=marks)), highlight=False)
 
 
-def _shrink(
-    widths: list[int], numeric: list[bool], names: Sequence[str], *, available: int
-) -> list[int]:
-    """Narrow the widest text columns, one character at a time, to no less than
-    ``MIN_TEXT_WIDTH`` (or their name) until the table fits; numbers keep their width."""
-    widths = list(widths)
-    floors = [
-        w if num else min(w, max(MIN_TEXT_WIDTH, len(n)))
-        for w, num, n in zip(widths, numeric, names, strict=True)
-    ]
-    excess = table_width(widths) - available
-    while excess > 0:
-        room = [(w - f, i) for i, (w, f) in enumerate(zip(widths, floors, strict=True)) if w > f]
-        if not room:
-            break
-        widths[max(room)[1]] -= 1
-        excess -= 1
-    return widths
+def _widths(
+    cells: list[list[str]],
+    names: Sequence[str],
+    kept: Sequence[int],
+    marks: tuple[str, str] | None,
+) -> list[int] | None:
+    natural = [max([len(names[i])] + [visible(r[i], marks) for r in cells]) for i in kept]
+    floors = [max([len(names[i])] + [longest_word(r[i], marks) for r in cells]) for i in kept]
+    return fit_widths(natural, floors, available=out.width, overhead=table_width([0] * len(kept)))
 
 
-def _print_blocks(cells: list[list[str]], names: Sequence[str], *, title: str | None) -> None:
-    """Vertical layout for narrow terminals: each value on its own line, cut to the width."""
-    key_width = max((len(n) for n in names), default=0)
-    room = max(20, out.width - key_width - 2)
-    lines: list[str] = [title] if title else []
+def _print_blocks(
+    cells: list[list[str]],
+    names: Sequence[str],
+    *,
+    title: str | None,
+    marks: tuple[str, str] | None = None,
+) -> None:
+    """Vertical layout for narrow terminals: each value whole, wrapped at spaces."""
+    lines: list[str] = [escape(title)] if title else []
     for index, row_cells in enumerate(cells):
         lines.append(f"-- {index + 1} --")
         lines.extend(
-            f"{name.rjust(key_width)}: {_cut(value, room)}"
-            for name, value in zip(names, row_cells, strict=True)
+            block_lines(list(zip(names, row_cells, strict=True)), width=out.width, marks=marks)
         )
-    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    out.print("\n".join(lines), highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
     """Print one JSON document to stdout."""
     sys.stdout.write(to_json(data, indent=2) + "\n")
+
+
+def say(message: str, *, style: str | None = None) -> None:
+    """A line of a result on stdout; on a terminal, wrapped at spaces with a hanging indent
+    (a file or a pipe gets it whole, one line per item)."""
+    if not out.is_terminal:
+        out.print(message, markup=False, highlight=False, style=style, soft_wrap=True)
+        return
+    lines = wrap(message, max(20, out.width - 2))
+    text = "\n".join([lines[0], *("  " + line for line in lines[1:])])
+    out.print(text, markup=False, highlight=False, style=style, soft_wrap=True)
 
 
 def info(message: str, *, quiet: bool = False) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sentinel_db.cli.context import get_state
+from sentinel_db.cli.keys import hinting_keys
 from sentinel_db.cli.render import OutputFormat, info, out, render
 
 if TYPE_CHECKING:
@@ -23,8 +24,10 @@ class SimilarKind(StrEnum):
 
 def similar(
     ctx: typer.Context,
-    kind: Annotated[SimilarKind, typer.Argument(help="control or rule.")],
-    key: Annotated[str, typer.Argument(help="Control id (e.g. 8.3.6) or rule name.")],
+    kind: Annotated[SimilarKind, typer.Argument(help="control or rule.", metavar="KIND")],
+    key: Annotated[
+        str, typer.Argument(help="Control id (e.g. 8.3.6) or rule name.", metavar="KEY")
+    ],
     model: Annotated[
         str | None, typer.Option(help="Embedding model (needed when the row has several).")
     ] = None,
@@ -43,7 +46,8 @@ def similar(
             if kind is SimilarKind.control
             else AwsConfigRuleRepository(session)
         )
-        hits = repo.similar_to(key, limit, model=model)
+        with hinting_keys(session, kind.value, key):
+            hits = repo.similar_to(key, limit, model=model)
         rows: list[dict[str, Any]] = [
             {
                 "key": getattr(hit.record, repo.key_name),

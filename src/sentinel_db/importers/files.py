@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,9 @@ FILE_NAMES: dict[str, str] = {
     "aws_config_rules_guidance_embeddings.csv": "aws_config_rules_guidance_embeddings",
 }
 REJECT_SUFFIX = ".rejects.csv"
-REJECT_ERRORS_SUFFIX = ".rejects.errors.csv"
+# x.rejects.csv, x.rejects-2.csv (a later run's, beside a file someone may have fixed), and
+# their reasons, x.rejects.errors.csv and x.rejects-2.errors.csv.
+_REJECTS = re.compile(r"^(?P<source>.+)\.rejects(?:-\d+)?(?P<errors>\.errors)?\.csv$")
 
 
 @dataclass
@@ -38,15 +41,25 @@ def table_for(path: Path) -> str | None:
 
 def _reject_file_table(path: Path) -> str | None:
     """The table of a reject file (``pci_dss_controls.csv.rejects.csv``), or None."""
-    name = path.name.lower()
-    return (
-        FILE_NAMES.get(name.removesuffix(REJECT_SUFFIX)) if name.endswith(REJECT_SUFFIX) else None
-    )
+    match = _REJECTS.match(path.name.lower())
+    if match is None or match["errors"]:
+        return None
+    return FILE_NAMES.get(match["source"])
+
+
+def _reject_kind(path: Path) -> str | None:
+    """What a file beside the data is, if it is a reject file or its list of reasons."""
+    match = _REJECTS.match(path.name.lower())
+    if match is None:
+        return None
+    if match["errors"]:
+        return "why rows were rejected (a list of reasons to read, not rows to import)"
+    return "a reject file (import it by name once fixed)"
 
 
 def _near_miss(path: Path) -> str | None:
     name = path.name.lower()
-    if name.endswith((REJECT_SUFFIX, REJECT_ERRORS_SUFFIX)):
+    if _REJECTS.match(name):
         return None
     stem = path.stem.lower()
     for known in FILE_NAMES:
@@ -79,8 +92,15 @@ def discover(source: Path) -> Discovery:
         if table is not None:
             found.files.append((path, table))
             continue
-        if path.name.lower().endswith((REJECT_SUFFIX, REJECT_ERRORS_SUFFIX)):
-            found.skipped.append((path, "a reject file (import it by name once fixed)"))
+        kind = _reject_kind(path)
+        if kind is not None and path == source and kind.startswith("why"):
+            rows = path.with_name(path.name[: -len(".errors.csv")] + ".csv")
+            raise UsageError(
+                f"{path} lists why rows were rejected; it holds no rows to import",
+                hint=f"fix the rows in {rows} and import that file by name",
+            )
+        if kind is not None:
+            found.skipped.append((path, kind))
             continue
         close = _near_miss(path)
         if close is not None:

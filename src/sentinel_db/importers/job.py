@@ -13,7 +13,7 @@ from sentinel_db.importers import history as history
 from sentinel_db.importers.copy_failure import locate_refused_row
 from sentinel_db.importers.embeddings import make_stage, stale_vectors
 from sentinel_db.importers.reader import CsvStream
-from sentinel_db.importers.rejects import RejectSink
+from sentinel_db.importers.rejects import RejectSink, SourceFormat
 from sentinel_db.importers.report import (
     PHASE_CHECKS,
     PHASE_COMMIT,
@@ -70,6 +70,7 @@ class FileJob:
     ) -> None:
         self.conn, self.path, self.spec = conn, path, spec
         self.options, self.rejects, self.report, self.progress = options, rejects, report, progress
+        self._rejected: dict[int, list[tuple[str, str]]] = {}  # line -> reasons, written last
         self.stage = make_stage(conn, spec, number)
         self.settings = get_settings()
         self.total_bytes = 0
@@ -99,7 +100,6 @@ class FileJob:
         ) as stream:
             self.total_bytes = stream.total_bytes
             header = stream.read_header(self.spec.required, self.spec.columns)
-            self.rejects.begin_file(header.names)
             for name in header.extra:
                 report.warn(self._problem(stream.line, name, "unknown column ignored"))
             checker = RowChecker(self.spec, header, validate=options.validate)
@@ -117,9 +117,9 @@ class FileJob:
                 if refused is None:
                     raise
                 problem = refused.problem
-                self.rejects.write(
-                    str(self.path), problem.line, [(problem.column, problem.reason)], refused.fields
-                )
+                if problem.line is not None:
+                    self._rejected[problem.line] = [(problem.column, problem.reason)]
+                self._write_original_rows(self._rejected)
                 raise problem from exc
             if report.sha256 is None:
                 report.sha256 = stream.sha256
@@ -189,7 +189,7 @@ class FileJob:
         if len(reasons) > 1:
             reason += f" (and {len(reasons) - 1} more)"
         self.report.reject(self._problem(line, column, reason))
-        self.rejects.write(str(self.path), line, reasons, fields)
+        self._rejected[line] = reasons
 
     def _collect_issues(self) -> None:
         last_rejected: int | None = None
@@ -205,18 +205,33 @@ class FileJob:
             elif len(self.report.errors) < 100:
                 self.report.errors.append(problem)
             reasons.setdefault(issue.line, []).append((issue.column, issue.reason))
-        if reasons:
-            self._write_original_rows(reasons)
+        for line, more in reasons.items():
+            self._rejected.setdefault(line, []).extend(more)
+        if self._rejected:
+            self._write_original_rows(self._rejected)
 
     def _write_original_rows(self, reasons: dict[int, list[tuple[str, str]]]) -> None:
-        """Rows rejected by the checks in SQL, copied from the source file as they were."""
+        """Rejected records copied from the source file byte for byte, in line order."""
         with CsvStream(
             self.path,
             encoding=self.options.encoding,
             max_field_size=self.options.max_field_size or self.settings.db_max_field_size,
             hash_bytes=False,
+            keep_raw=True,
         ) as stream:
             stream.read_header(self.spec.required, self.spec.columns)
-            for line, fields in stream.records():
+            header = stream.raw_header
+            newline = "\r\n" if header.endswith("\r\n") else "\r" if header.endswith("\r") else "\n"
+            self.rejects.begin_file(
+                SourceFormat(
+                    header=header if header.endswith(("\n", "\r")) else header + newline,
+                    encoding=stream.write_encoding(),
+                    newline=newline,
+                )
+            )
+            for line, _ in stream.records():
                 if line in reasons:
-                    self.rejects.write(str(self.path), line, reasons[line], fields)
+                    record = stream.raw_record
+                    if not record.endswith(("\n", "\r")):
+                        record += newline  # the last line of a file without a final newline
+                    self.rejects.write(str(self.path), line, reasons[line], record)

@@ -8,6 +8,7 @@ naming the line.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -82,6 +83,14 @@ def _decode_error_line(path: Path, encoding: str) -> int:
     return 1
 
 
+def visible(text: str) -> str:
+    """``text`` with invisible characters written out (``\\ufeff``, ``\\t``, ``\\xa0``)."""
+    return "".join(
+        ch if ch == " " or ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 class CsvStream:
     """Reads records of one CSV file with their starting line numbers.
 
@@ -95,6 +104,7 @@ class CsvStream:
         encoding: str | None = None,
         max_field_size: int = 16 * 1024 * 1024,
         hash_bytes: bool = False,
+        keep_raw: bool = False,
     ) -> None:
         self.path = path
         self.encoding = encoding or "utf-8-sig"
@@ -107,8 +117,23 @@ class CsvStream:
         # The limit is process-wide in the csv module; files hold long chunks of text.
         csv.field_size_limit(max_field_size)
         self._max_field_size = max_field_size
-        self._reader = csv.reader(self._text, strict=True)
+        self._lines: list[str] = []
+        self._reader = csv.reader(self._captured() if keep_raw else self._text, strict=True)
         self.line = 0
+        self.raw_record = ""  # with keep_raw: the last record's text as read, line ending kept
+        self.raw_header = ""
+
+    def _captured(self) -> Iterator[str]:
+        for line in self._text:
+            self._lines.append(line)
+            yield line
+
+    def write_encoding(self) -> str:
+        """The encoding that writes text back to the bytes read (a byte order mark included)."""
+        if self.encoding.lower().replace("_", "-") != "utf-8-sig":
+            return self.encoding
+        with self.path.open("rb") as handle:
+            return "utf-8-sig" if handle.read(3) == codecs.BOM_UTF8 else "utf-8"
 
     def __enter__(self) -> CsvStream:
         return self
@@ -162,6 +187,8 @@ class CsvStream:
                 line=start,
             ) from None
         self.line = self._reader.line_num
+        self.raw_record = "".join(self._lines)
+        self._lines.clear()
         return start, record
 
     def read_header(self, required: Sequence[str], known: Sequence[str]) -> Header:
@@ -176,6 +203,7 @@ class CsvStream:
         if first is None:
             raise FileProblem("the file is empty (no header row)", line=1)
         line, raw_names = first
+        self.raw_header = self.raw_record
         names = [name.strip() for name in raw_names]
         if len(names) == 1:
             for delimiter, label in ((";", "semicolons"), ("\t", "tabs")):
@@ -193,11 +221,25 @@ class CsvStream:
         if missing:
             raise FileProblem(
                 f"missing required column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)} (expected {','.join(known)})",
+                f"{', '.join(missing)} (expected {','.join(known)};"
+                f" the header read is {','.join(visible(name) for name in raw_names)})"
+                f"{self._bom_note()}",
                 line=line,
             )
         extra = [name for name in names if name not in known]
         return Header(names=names, index=index, extra=extra)
+
+    def _bom_note(self) -> str:
+        if self.encoding.lower().replace("_", "-") == "utf-8-sig":
+            return ""
+        with self.path.open("rb") as handle:
+            if handle.read(3) == codecs.BOM_UTF8:
+                return (
+                    f"; the file starts with a UTF-8 byte order mark, which {self.encoding}"
+                    " reads as part of the first column name: remove it, or leave out"
+                    " --encoding if the whole file is UTF-8"
+                )
+        return ""
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """Yield ``(line, fields)`` for each non-blank record after the header."""

@@ -1,12 +1,28 @@
-"""Reject files: the rejected rows, ready to fix and import again, and why each was rejected."""
+"""Reject files: the rejected rows, ready to fix and import again, and why each was rejected.
+
+A reject file holds the source's header line and its rejected records byte for byte as they
+were read: same line endings, quoting and encoding (a byte order mark too). Beside it,
+``<reject file>.errors.csv`` says why, row by row (``reject_row`` counts the reject file's data
+rows from 1); it describes the rejects and is not for importing.
+
+Rows are written to a temporary file first. When the run is over, a reject file already in
+place is never overwritten with different content: a person may have fixed it. This run's
+rejects then go to the next free name (``x.rejects-2.csv``, ``-3`` and so on), and
+:attr:`RejectSink.notes` says what happened, for the report.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
+import re
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 ERRORS_HEADER = ("file", "line", "column", "reason", "reject_row")
+_NUMBERED = re.compile(r"^(?P<base>.*\.rejects)(?:-(?P<n>\d+))?\.csv$", re.IGNORECASE)
 
 
 def errors_path_for(reject_path: Path) -> Path:
@@ -15,64 +31,114 @@ def errors_path_for(reject_path: Path) -> Path:
     return reject_path.with_name(stem + ".errors.csv")
 
 
-class RejectSink:
-    """Rejected rows, ready to fix and import again, and the reasons in a sibling file.
+def numbered(path: Path, number: int) -> Path:
+    """``x.rejects.csv`` as its ``number``-th variant (``x.rejects-2.csv``); 1 is itself."""
+    if number == 1:
+        return path
+    match = _NUMBERED.match(path.name)
+    if match:
+        return path.with_name(f"{match['base']}-{number}.csv")
+    return path.with_name(f"{path.stem}-{number}{path.suffix}")
 
-    The reject file has the source file's header and its rejected rows exactly as they were
-    read; ``<reject file>.errors.csv`` says why, row by row (``reject_row`` counts the reject
-    file's data rows from 1). Both are opened on the first rejected row. A source with a
-    different header (another table, in a directory import) continues in a new pair of files,
-    ``<name>-2.csv`` and so on.
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """How a source file was written, so its rejects can be written the same way."""
+
+    header: str  # the header line as read, line ending included
+    encoding: str
+    newline: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Sources with the same key can share one reject file."""
+        return self.header.rstrip("\r\n"), self.encoding
+
+
+class RejectSink:
+    """Rejected records of one or more sources, kept apart from any reject file in place.
+
+    A source with a different header or encoding (another table, in a directory import)
+    continues in the next numbered file.
     """
 
     def __init__(self, path: Path) -> None:
         self.first_path = path
         self.path = path
-        self._header: list[str] | None = None
-        self._pending: list[str] | None = None
-        self._rows: Any = None
-        self._errors: Any = None
-        self._handles: list[IO[str]] = []
-        self._count = 0
-        self._parts = 1
+        self.notes: list[str] = []
         self.used = False
+        self._format: SourceFormat | None = None
+        self._pending: SourceFormat | None = None
+        self._number = 0
+        self._rows: IO[str] | None = None
+        self._errors: IO[str] | None = None
+        self._errors_csv: Any = None
+        self._temp: Path | None = None
+        self._count = 0
 
-    def begin_file(self, header: list[str]) -> None:
-        """The rows that follow come from a source with this header."""
-        self._pending = header
+    def begin_file(self, source: SourceFormat) -> None:
+        """The records that follow come from a source written like this."""
+        self._pending = source
 
     def _open(self) -> None:
-        header = self._pending or []
-        if self._rows is not None and header == self._header:
-            return
-        if self._rows is not None:
-            self.close()
-            self._parts += 1
-            self.path = self.first_path.with_name(
-                f"{self.first_path.stem}-{self._parts}{self.first_path.suffix}"
-            )
-        self._header = header
-        rows = self.path.open("w", encoding="utf-8", newline="")
-        errors = errors_path_for(self.path).open("w", encoding="utf-8", newline="")
-        self._handles = [rows, errors]
-        self._rows, self._errors = csv.writer(rows), csv.writer(errors)
-        self._rows.writerow(header)
-        self._errors.writerow(ERRORS_HEADER)
+        source = self._pending
+        assert source is not None, "begin_file() comes first"
+        if self._rows is not None and self._format is not None:
+            if source.key == self._format.key:
+                return
+            self._finish()
+        self._format = source
+        self._number += 1
+        target = numbered(self.first_path, self._number)
+        self._temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+        self._rows = self._temp.open("w", encoding=source.encoding, newline="")
+        self._rows.write(source.header)
+        errors_temp = errors_path_for(self._temp)
+        self._errors = errors_temp.open("w", encoding="utf-8", newline="")
+        self._errors_csv = csv.writer(self._errors, lineterminator=source.newline)
+        self._errors_csv.writerow(ERRORS_HEADER)
         self._count = 0
         self.used = True
 
     def write(
-        self, file: str, line: int | None, reasons: list[tuple[str, str]], row: list[str]
+        self, file: str, line: int | None, reasons: list[tuple[str, str]], record: str
     ) -> None:
-        """Write one rejected row and every reason it was rejected for."""
+        """Write one rejected record (its text as read) and every reason it was rejected for."""
         self._open()
-        self._rows.writerow(row)
+        assert self._rows is not None
+        self._rows.write(record)
         self._count += 1
         for column, reason in reasons:
-            self._errors.writerow((file, "" if line is None else line, column, reason, self._count))
+            self._errors_csv.writerow(
+                (file, "" if line is None else line, column, reason, self._count)
+            )
+
+    def _finish(self) -> None:
+        """Close the open pair and put it in place without overwriting a different file."""
+        if self._rows is None or self._errors is None or self._temp is None:
+            return
+        self._rows.close()
+        self._errors.close()
+        temp, errors_temp = self._temp, errors_path_for(self._temp)
+        self._rows = self._errors = None
+        wanted = numbered(self.first_path, self._number)
+        target = wanted
+        while target.exists() and target.read_bytes() != temp.read_bytes():
+            self._number += 1
+            target = numbered(self.first_path, self._number)
+        if target != wanted:
+            self.notes.append(
+                f"{wanted} was left as it is (it differs from this run's rejects, perhaps"
+                f" fixed by hand); rejected rows written to {target} instead"
+            )
+        os.replace(temp, target)
+        os.replace(errors_temp, errors_path_for(target))
+        self.path = target
+        self.notes.append(
+            f"rejected rows written to {target} (fix and import it by name);"
+            f" why each was rejected: {errors_path_for(target)}"
+        )
 
     def close(self) -> None:
-        for handle in self._handles:
-            handle.close()
-        self._handles = []
-        self._rows = self._errors = None
+        """Finish the reject files (see the module docstring)."""
+        self._finish()

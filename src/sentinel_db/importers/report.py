@@ -46,6 +46,7 @@ class FileReport:
     error: str | None = None
     exit_code: int = 0
     reject_file: str | None = None
+    reject_notes: list[str] = field(default_factory=list)
     dry_run: bool = False
     errors: list[Problem] = field(default_factory=list)
     warning_list: list[Problem] = field(default_factory=list)

@@ -150,10 +150,11 @@ def _import_one(
         if isinstance(error, MigrationError):
             raise error from exc  # a missing table is the database's problem, not this file's
     finally:
-        if sink.used:
-            report.reject_file = str(sink.path)
         if own_rejects:
             sink.close()
+            report.reject_notes = list(sink.notes)
+        if sink.used:
+            report.reject_file = str(sink.path)
         report.seconds = time.perf_counter() - started
         if report.status in ("succeeded", "partial") and report.rejected:
             report.status = "partial"
@@ -282,5 +283,11 @@ def import_directory(
     finally:
         if shared is not None:
             shared.close()
+            users = [f for f in report.files if f.reject_file]
+            if users:
+                # One file named by --reject-file holds every file's rejects: say so once.
+                users[-1].reject_notes = list(shared.notes)
+                for user in users:
+                    user.reject_file = str(shared.path)
     report.seconds = time.perf_counter() - started
     return report

@@ -81,15 +81,18 @@ assert set(TABLES) == set(ROW_MODELS)
 
 
 def table_spec(name: str) -> TableSpec:
-    """The spec of table ``name``.
+    """The spec of table ``name`` (its full name, or ``controls``, ``rules``, ``mappings``).
 
     Raises:
         UsageError: no such importable table (the message lists the valid ones).
     """
+    from sentinel_db.repositories.tables import ALIASES
+
     try:
-        return TABLES[name]
+        return TABLES[ALIASES.get(name.strip().lower(), name.strip())]
     except KeyError:
+        short = ", ".join(a for a, t in ALIASES.items() if t in TABLES)
         raise UsageError(
-            f"unknown table {name!r}; valid tables: {', '.join(TABLES)}",
+            f"unknown table {name!r}; valid tables: {', '.join(TABLES)} (or {short})",
             hint="name one of the tables above",
         ) from None

@@ -27,15 +27,26 @@ from sqlalchemy.orm import Session
 
 from sentinel_db.errors import UsageError
 from sentinel_db.records.rows import RecordT, SearchHit
-from sentinel_db.repositories.search_terms import K1, SPLIT, Signal, analyse
+from sentinel_db.repositories.search_terms import (
+    EXPANSION_WEIGHT,
+    K1,
+    SPLIT,
+    Signal,
+    analyse,
+    quoted,
+)
 from sentinel_db.search.glossary import Glossary, default_glossary
 from sentinel_db.search.query import ParsedQuery, parse_query
+from sentinel_db.search.snippets import Marks, faithful_snippet
 
 HIGHLIGHT_START = "«"
 HIGHLIGHT_STOP = "»"
+# ts_headline's fragments are mapped back onto the text (faithful_snippet), so the delimiter
+# only has to be something the text never holds.
+_MARKS = Marks(start=HIGHLIGHT_START, stop=HIGHLIGHT_STOP, delimiter="\u241e")
 _HEADLINE_OPTIONS = (
     f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_STOP}, MaxWords=30, MinWords=10, "
-    'MaxFragments=2, FragmentDelimiter=" … "'
+    f"MaxFragments=2, FragmentDelimiter={_MARKS.delimiter}"
 )
 MAX_LIMIT = 1000
 EXACT_ROWS = 10_000
@@ -71,17 +82,43 @@ class SearchResult(Generic[RecordT]):
     exact: bool
     terms: tuple[str, ...]
     query: ParsedQuery
+    words: tuple[str, ...] = ()
 
     def explain_empty(self, noun: str) -> str:
-        """Why nothing came back, in one sentence."""
-        return explain_empty(noun, self.terms)
+        """Why nothing came back, in one sentence, in the words the query used."""
+        return explain_empty(noun, self.words)
 
 
-def explain_empty(noun: str, terms: Sequence[str]) -> str:
-    """Why a search for ``terms`` (the query's stems) found no ``noun``."""
-    if not terms:
+def explain_empty(noun: str, words: Sequence[str]) -> str:
+    """Why a search for ``words`` (the query's searchable words, as typed) found no ``noun``."""
+    if not words:
         return "no searchable words in the query (common words such as 'how' or 'the' are ignored)"
-    return f"no {noun} matches any of: {', '.join(terms)}"
+    return f"no {noun} matches any of: {', '.join(words)}"
+
+
+_WORDS_SQL = f"""
+SELECT x.word FROM unnest(CAST(:words AS text[])) WITH ORDINALITY AS x(word, i)
+WHERE EXISTS (
+    SELECT 1 FROM unnest(to_tsvector('english', {SPLIT.format("x.word")})) AS u
+    WHERE u.lexeme = ANY (CAST(:lexemes AS text[]))
+)
+ORDER BY x.i
+"""
+
+
+def typed_words(session: Session, text: str, lexemes: Sequence[str]) -> tuple[str, ...]:
+    """The words of ``text`` as typed (once each) that stem to one of ``lexemes``.
+
+    Messages show these, never stems: a person typed ``firewall``, not ``firewal``.
+    """
+    if not lexemes:
+        return ()
+    words = dict.fromkeys(w.strip("?!.,;:()'\"") for w in text.split())
+    words.pop("", None)
+    found = session.execute(
+        text_sql(_WORDS_SQL), {"words": list(words), "lexemes": list(lexemes)}
+    ).scalars()
+    return tuple(str(w) for w in found)
 
 
 def _any_of(signals: Sequence[Signal]) -> str:
@@ -143,6 +180,21 @@ class SearchTable:
     fields: FieldWeights
 
 
+def _ids_under(session: Session, table: str, control_ids: Sequence[str]) -> list[Signal]:
+    """Control ids under each id the query names (``8.3`` -> ``8.3.6``, ``8.3.9``), as prefix
+    matches weighed like a glossary equivalent: "rules for 8.3" finds rules mapped below it."""
+    signals: list[Signal] = []
+    for control_id in control_ids:
+        match = f"{quoted(control_id.lower() + '.')}:*"
+        df = session.execute(
+            text_sql(f"SELECT count(*) FROM {table} WHERE search_vector @@ CAST(:q AS tsquery)"),
+            {"q": match},
+        ).scalar_one()
+        if df:
+            signals.append(Signal(match, EXPANSION_WEIGHT, int(df)))
+    return signals
+
+
 def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
@@ -189,9 +241,13 @@ def ranked_search(
     docs = analysis.docs
     # Strongest first: a signal's best possible contribution is its scale times the largest
     # field weight (a term saturates at k1 + 1 however often it occurs).
-    signals = sorted(analysis.signals, key=lambda s: (-s.scale(docs), s.match))
+    found = [*analysis.signals, *_ids_under(session, source.table.name, parsed.control_ids)]
+    signals = sorted(found, key=lambda s: (-s.scale(docs), s.match))
     if not signals or docs == 0:
-        return SearchResult(hits=[], matched=0, exact=True, terms=analysis.typed, query=parsed)
+        words = typed_words(session, parsed.ranking_text, analysis.typed)
+        return SearchResult(
+            hits=[], matched=0, exact=True, terms=analysis.typed, query=parsed, words=words
+        )
     gather = signals
     if docs > EXACT_ROWS:
         gather, budget = [], 0
@@ -241,7 +297,7 @@ def ranked_search(
         SearchHit[RecordT](
             record=record_type.model_validate(_record_fields(row, source.table)),
             rank=float(row["score"]),
-            snippet=str(row["snippet"]),
+            snippet=faithful_snippet(str(row[source.snippet]), str(row["snippet"]), _MARKS),
         )
         for row in result
     ]
@@ -251,7 +307,10 @@ def ranked_search(
     bound = sum(s.scale(docs) * heaviest for s in left_out)
     capped = docs > EXACT_ROWS and matched >= candidates
     exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank >= bound))
-    return SearchResult(hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed)
+    words = typed_words(session, parsed.ranking_text, analysis.typed) if not hits else ()
+    return SearchResult(
+        hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed, words=words
+    )
 
 
 def _record_fields(row: Any, table: Table) -> dict[str, Any]:

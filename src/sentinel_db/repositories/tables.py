@@ -86,3 +86,24 @@ def clear_tables(session: Session, tables: tuple[str, ...]) -> dict[str, int]:
 def repository_for(session: Session, table: str) -> Repository[Any]:
     """The repository of reference table ``table`` (a name from :func:`resolve_tables`)."""
     return _REPOSITORIES[table](session)
+
+
+def near_keys(session: Session, table: str, key: str, *, limit: int = 5) -> list[str]:
+    """Keys of ``table`` a person who typed ``key`` may have meant, best first.
+
+    The controls under a control id (``10.2`` -> ``10.2.1``, ``10.2.2``) if there are any;
+    otherwise keys that read alike.
+    """
+    import difflib
+
+    repo = repository_for(session, table)
+    column = repo.key
+    try:
+        keys = [str(k) for k in session.execute(select(column).order_by(column)).scalars()]
+    except SQLAlchemyError as exc:
+        raise translate(exc, action=f"read {table}") from exc
+    wanted = key.strip()
+    under = [k for k in keys if k.lower().startswith(wanted.lower() + ".")]
+    if under:
+        return under[:limit]
+    return difflib.get_close_matches(wanted, keys, n=limit, cutoff=0.6)

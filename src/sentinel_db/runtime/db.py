@@ -230,7 +230,8 @@ def _open_embedded(settings: Settings) -> URL:
     created = not embedded.is_initialised(data_dir)
     url = embedded.open_url(data_dir)
     if str(data_dir) not in _announced:
-        log.warning("using the embedded PostgreSQL in %s (DATABASE_URL is not set)", data_dir)
+        # One line at 80 columns: the folder is in `sentinel-db embedded status`.
+        log.warning("no DATABASE_URL set: using the embedded PostgreSQL")
         _announced.add(str(data_dir))
     if created:
         from sentinel_db.schema import migrations

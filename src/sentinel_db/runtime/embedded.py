@@ -129,6 +129,7 @@ class EmbeddedStatus:
     socket_dir: str | None
     size_bytes: int
     system_user: str | None
+    listen_address: str | None = None  # None: the server listens on its socket only
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the shape of `embedded status --format json`)."""
@@ -162,7 +163,7 @@ def status(data_dir: Path | None = None) -> EmbeddedStatus:
     version_file = path / "PG_VERSION"
     initialised = version_file.is_file()
     pid = port = None
-    socket_dir = None
+    socket_dir = listen = None
     pidfile = path / "postmaster.pid"
     if pidfile.is_file():
         # postmaster.pid: pid, data dir, start time, port, socket dir, ... (PostgreSQL's layout)
@@ -171,6 +172,7 @@ def status(data_dir: Path | None = None) -> EmbeddedStatus:
             pid = int(lines[0])
             port = int(lines[3]) if lines[3].strip().isdigit() else None
             socket_dir = lines[4].strip() or None
+            listen = (lines[5].strip() if len(lines) > 5 else "") or None
     return EmbeddedStatus(
         data_dir=str(path),
         initialised=initialised,
@@ -181,6 +183,7 @@ def status(data_dir: Path | None = None) -> EmbeddedStatus:
         socket_dir=socket_dir,
         size_bytes=_folder_size(path) if path.is_dir() else 0,
         system_user=SYSTEM_USER if hasattr(os, "geteuid") and os.geteuid() == 0 else None,
+        listen_address=listen,
     )
 
 
