@@ -325,3 +325,23 @@ def test_the_cli_answers_the_same_with_the_cache_on(
     monkeypatch.setenv("DB_CACHE", "true")
     # Each command's reads now come back as frozen records from the cache, not as ORM rows.
     assert [run_cli(capsys, *c) for c in commands] == plain
+
+
+def test_a_cached_search_still_says_how_it_was_found(
+    cached: Database,
+    clean_db: Database,
+    cli_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _write(clean_db, _control("1.1", "firewall rules are reviewed"))
+    for _ in range(2):  # computed, then served from memory
+        with cached.unit_of_work(read_only=True) as session:
+            hits = PciControlRepository(session).search("firewall")
+        assert [h.record.control_id for h in hits] == ["1.1"]
+        assert (hits.mode, hits.note) == ("lexical", None)
+    assert cached.cache is not None and cached.cache.figures().hits >= 1
+    cli_env["DB_CACHE"] = "true"
+    for _ in range(2):
+        result = run_subprocess("data", "search", "firewall", env=cli_env)
+        assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+        assert "1.1" in result.stdout

@@ -122,9 +122,11 @@ def missing_at_connect(exc: BaseException) -> str | None:
 def _missing_table(action: str, detail: str, state: str) -> MigrationError:
     match = _QUOTED.search(detail)
     name = match.group(1) if match else "a sentinel-db table"
+    # The vector tables belong to the optional schema, which plain `migrate` leaves out.
+    command = "migrate --with vectors" if name.endswith("_embeddings") else "migrate"
     return MigrationError(
         f"{action}: {_MISSING_RELATION[state]} {name} is missing from the database",
-        hint="run `sentinel-db migrate` to create it (a rollback may have removed it)",
+        hint=f"run `sentinel-db {command}` to create it (a rollback may have removed it)",
     )
 
 

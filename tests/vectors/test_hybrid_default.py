@@ -9,6 +9,7 @@ import pytest
 from sentinel_db.importers.embed import embed_missing
 from sentinel_db.repositories import PciControlRepository
 from sentinel_db.retrieval import retrieve
+from sentinel_db.runtime.cache import RepositoryCache
 from sentinel_db.runtime.db import Database
 from sentinel_db.runtime.embedders import OpenAIEmbedder
 from sentinel_db.runtime.query_vectors import QueryEmbedder, question_cache
@@ -67,3 +68,29 @@ def test_without_a_provider_or_stored_vectors_search_is_lexical(vector_db: Datab
     with vector_db.unit_of_work(read_only=True) as session:
         plain = PciControlRepository(session).search("password length")
     assert (plain.mode, plain.note) == ("lexical", None)
+
+
+def test_with_a_provider_searches_bypass_the_cache_so_new_vectors_count_at_once(
+    vector_db: Database,
+) -> None:
+    question_cache.clear()
+    with vector_db.unit_of_work() as session:
+        seed_text(session)
+    with embedding_server() as (url, _script):
+        provider = OpenAIEmbedder(url, "test-model", retries=0, timeout=5)
+        db = Database(
+            vector_db.engine,
+            cache=RepositoryCache(max_entries=100, max_bytes=10_000_000),
+            embedder=QueryEmbedder.wrap(provider, budget=2),
+        )
+        with db.unit_of_work(read_only=True) as session:
+            before = PciControlRepository(session).search("multi-factor authentication")
+        with vector_db.session() as session:  # vectors arrive; no reference table changes
+            embed_missing(session, provider, "pci_dss_controls")
+        with db.unit_of_work(read_only=True) as session:
+            after = PciControlRepository(session).search("multi-factor authentication")
+            lexical = PciControlRepository(session).search("password length", embedding=False)
+            again = PciControlRepository(session).search("password length", embedding=False)
+    assert before.mode == "lexical" and after.mode == "hybrid"
+    assert lexical.mode == again.mode == "lexical"
+    assert db.cache is not None and db.cache.figures().hits >= 1, "lexical-only is still cached"

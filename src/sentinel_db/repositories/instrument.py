@@ -20,6 +20,7 @@ from sentinel_db.records.models import AwsConfigRule, Base, PciControl
 from sentinel_db.records.rows import Record
 from sentinel_db.runtime.cache import of_session
 from sentinel_db.runtime.metrics import current_method
+from sentinel_db.runtime.query_vectors import SESSION_KEY as EMBEDDER_KEY
 
 # Reads whose results may be cached; any method named search* too. Writes and generators are not.
 CACHED_READS = frozenset(
@@ -85,7 +86,7 @@ def _wrap(label: str, func: Callable[..., Any], tables: tuple[str, ...]) -> Call
         token = current_method.set(label)
         try:
             view = of_session(self.session) if tables else None
-            key = _key(label, args, kwargs) if view is not None else None
+            key = _key(label, args, kwargs, self.session.info) if view is not None else None
             if view is None or key is None:
                 return func(self, *args, **kwargs)
             return view.call(key, tables, lambda: _as_records(func(self, *args, **kwargs)))
@@ -96,9 +97,14 @@ def _wrap(label: str, func: Callable[..., Any], tables: tuple[str, ...]) -> Call
     return wrapper
 
 
-def _key(label: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable | None:
-    if kwargs.get("embedding") is not None:
+def _key(
+    label: str, args: tuple[Any, ...], kwargs: dict[str, Any], info: dict[str, Any]
+) -> Hashable | None:
+    if kwargs.get("embedding") is not None and kwargs.get("embedding") is not False:
         return None  # hybrid search also reads the vectors, which the cache does not track
+    searching = label.rpartition(".")[2].startswith("search")
+    if searching and kwargs.get("embedding") is None and info.get(EMBEDDER_KEY) is not None:
+        return None  # with a provider, the answer also depends on the vectors and the provider
     key = (label, args, tuple(sorted(kwargs.items())))
     try:
         hash(key)
@@ -116,7 +122,13 @@ def _as_records(value: Any) -> Any:
         record_type = _record_of_model.get(type(value))
         return record_type.model_validate(value) if record_type is not None else value
     if isinstance(value, list):
-        return [_as_records(v) for v in value]
+        items = [_as_records(v) for v in value]
+        if type(value) is list:
+            return items
+        same = type(value).__new__(type(value))  # a list subclass keeps its type and attributes
+        list.__init__(same, items)
+        vars(same).update(vars(value))
+        return same
     if isinstance(value, dict):
         return {k: _as_records(v) for k, v in value.items()}
     return value

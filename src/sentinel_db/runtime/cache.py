@@ -188,7 +188,7 @@ class _Missing:
 def _thaw(value: Any) -> Any:
     # The outer list or dict is the caller's to change; what is inside stays shared and frozen.
     if isinstance(value, FrozenList):
-        return list(value)
+        return value.thaw()
     if isinstance(value, FrozenDict):
         return dict(value)
     return value

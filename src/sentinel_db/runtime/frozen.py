@@ -36,13 +36,25 @@ class FrozenDict(dict[Any, Any]):
 
 
 class FrozenList(list[Any]):
-    """A ``list`` that refuses changes."""
+    """A ``list`` that refuses changes; ``source`` keeps a list subclass's type and attributes."""
+
+    source: tuple[type[list[Any]], dict[str, Any]] | None = None
 
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
     append = clear = extend = insert = pop = remove = reverse = sort = _refuse
 
     def __copy__(self) -> list[Any]:
-        return list(self)
+        return self.thaw()
+
+    def thaw(self) -> list[Any]:
+        """A new, changeable list of the same items (of the original type, when it had one)."""
+        if self.source is None:
+            return list(self)
+        kind, attributes = self.source
+        copy_ = kind.__new__(kind)
+        list.__init__(copy_, self)
+        vars(copy_).update(attributes)
+        return copy_
 
     def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
         return [copy.deepcopy(v, memo) for v in self]
@@ -74,7 +86,13 @@ def freeze(value: Any) -> Any:
         return FrozenDict({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         items = [freeze(v) for v in value]
-        return tuple(items) if isinstance(value, tuple) else FrozenList(items)
+        if isinstance(value, tuple):
+            return tuple(items)
+        frozen = FrozenList(items)
+        if type(value) is not list:
+            # A list subclass (search hits, with their ``mode`` and ``note``) comes back as one.
+            frozen.source = (type(value), {k: freeze(v) for k, v in vars(value).items()})
+        return frozen
     if isinstance(value, BaseModel) and value.model_config.get("frozen"):
         for name in type(value).model_fields:
             # The model is frozen against callers; this is the one place that finishes it.
