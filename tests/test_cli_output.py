@@ -123,6 +123,10 @@ def test_declined_confirmation_says_nothing_changed(sample_db: Database, capsys:
     result = run_cli(capsys, "data", "clear", "controls", input="n\n")
     assert result.exit_code == 1
     assert "nothing changed" in result.stderr
+    assert result.stdout == "", "the question and its answer stay off stdout"
+    closed = run_cli(capsys, "data", "clear", "controls", input="")
+    assert closed.exit_code == 1 and closed.stdout == ""
+    assert "declined: nothing changed" in closed.stderr
     listed = json.loads(run_cli(capsys, "data", "list", "controls", "--format", "json").stdout)
     assert len(listed) == 10
 

@@ -297,11 +297,9 @@ def clear(
 
 def _confirmed(question: str) -> bool:
     """The person's yes; no input at all (a closed stdin) is a no."""
-    try:
-        return bool(typer.confirm(question, default=False, err=True))
-    except typer.Abort:
-        info("")  # end the prompt's line
-        return False
+    from sentinel_db.cli.render import confirm
+
+    return confirm(question)
 
 
 @app.command()

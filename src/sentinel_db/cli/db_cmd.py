@@ -9,7 +9,7 @@ import typer
 
 from sentinel_db.cli.args import PlainCommand
 from sentinel_db.cli.context import get_state
-from sentinel_db.cli.render import ReportFormat, info, out, print_json, warn
+from sentinel_db.cli.render import ReportFormat, confirm, info, out, print_json, warn
 
 # The library is imported inside each command (see cli/__init__.py): `--help` stays quick.
 _FAILED = 1  # ExitCode.FAILED, without importing sentinel_db.errors up front
@@ -258,7 +258,7 @@ def rollback(
     for rev in plan.revisions:
         lost = ", ".join(f"{t}: {plan.rows_lost.get(t, 0)} rows lost" for t in rev.creates_tables)
         info(f"  {rev.revision}  {rev.message}" + (f"  ({lost})" if lost else ""), quiet=False)
-    if not yes and not typer.confirm("Proceed?", default=False, err=True):
+    if not yes and not confirm("Proceed?"):
         info("declined: nothing changed")
         raise typer.Exit(_FAILED)
     after = rollback_plan.run_rollback(db.engine, plan)

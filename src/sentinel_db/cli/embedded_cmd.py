@@ -58,7 +58,7 @@ def status_cmd(
         ReportFormat.text
     ),
 ) -> None:
-    """Data folder, version, pid, port, running or not, size. Starts nothing."""
+    """Data folder, version, pid, socket, running or not, size. Starts nothing."""
     from sentinel_db.runtime.embedded import status
 
     result = status(_data_dir(ctx))

@@ -45,7 +45,7 @@ def _plain(console: Console) -> ProgressCallback:
         if event.stage == "start":
             line = f"importing {event.path} -> {event.table}"
         elif event.stage == "phase":
-            line = f"{name}: {event.phase} ({event.rows_read:,} rows read)"
+            line = f"{name}: {event.phase} ({_rows_read(event.rows_read)})"
         else:
             return
         console.print(line, markup=False, highlight=False)
@@ -109,7 +109,7 @@ def import_progress(
                 description=event.phase,
                 total=None,
                 known=False,
-                detail=f"{event.rows_read:,} rows read",
+                detail=_rows_read(event.rows_read),
             )
             # Reading every byte marked the task finished, which would stop spinner and clock.
             display.tasks[task].finished_time = None
@@ -132,3 +132,7 @@ def import_progress(
 def _clock(seconds: float) -> str:
     whole = int(seconds)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _rows_read(count: int) -> str:
+    return f"{count:,} row read" if count == 1 else f"{count:,} rows read"

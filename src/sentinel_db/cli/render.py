@@ -247,3 +247,17 @@ def info(message: str, *, quiet: bool = False) -> None:
 def warn(message: str) -> None:
     """A warning on stderr (shown even with --quiet)."""
     err.print(f"warning: {message}", highlight=False, markup=False, style="yellow")
+
+
+def confirm(question: str) -> bool:
+    """Ask on stderr and read the answer; anything but y/yes, or no input at all, is a no.
+
+    Written here rather than with ``typer.confirm``, whose prompt leaves a space on stdout, where
+    only results belong.
+    """
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline() if sys.stdin is not None else ""
+    if not answer.endswith("\n"):
+        sys.stderr.write("\n")  # no input: end the prompt's line
+    return answer.strip().lower() in {"y", "yes"}

@@ -43,7 +43,10 @@ def resolve_tables(name: str, *, allowed: tuple[str, ...] = REFERENCE_TABLES) ->
     if table in allowed:
         return (table,)
     valid = ", ".join((*allowed, *(a for a, t in ALIASES.items() if t in allowed), ALL))
-    raise UsageError(f"unknown table {name!r}; valid names: {valid}")
+    raise UsageError(
+        f"unknown table {name!r}; valid names: {valid}",
+        hint="`sentinel-db stats` lists the tables and their rows",
+    )
 
 
 def count_rows(session: Session, tables: tuple[str, ...] = ALL_TABLES) -> dict[str, int]:
