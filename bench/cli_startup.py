@@ -133,10 +133,13 @@ def embedded_overhead(runs: int) -> None:
         from sentinel_db.runtime import embedded
 
         url = embedded.embedded_url(folder)
-        default = statistics.median(_time([*_command(), "stats"], env, runs))
-        direct = statistics.median(
-            _time([*_command(), "stats"], {**env, "DATABASE_URL": url}, runs)
-        )
+        # Alternated run by run, so a change in the machine's load falls on both alike.
+        commands = {"default": env, "direct": {**env, "DATABASE_URL": url}}
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(runs):
+            for name, command_env in commands.items():
+                times[name] += _time([*_command(), "stats"], command_env, 1)
+        default, direct = (statistics.median(times[name]) for name in commands)
         verdict = "ok" if default - direct <= 0.1 else "SLOW"
         print(f"{'stats, embedded default':<24}{default:>10.3f}")
         print(f"{'stats, DATABASE_URL':<24}{direct:>10.3f}")
