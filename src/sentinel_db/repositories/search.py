@@ -92,8 +92,9 @@ _RANK_SQL = """
 WITH q AS (
     SELECT * FROM unnest(CAST(:lexemes AS text[]), CAST(:scale AS float8[])) AS q(term, scale)
 ), pq AS (
-    SELECT * FROM unnest(CAST(:phrases AS tsquery[]), CAST(:phrase_scale AS float8[]))
-        AS pq(query, scale)
+    SELECT * FROM unnest(CAST(:phrases AS tsquery[]), CAST(:phrase_scale AS float8[]),
+                         CAST(:phrase_pattern AS text[]))
+        AS pq(query, scale, pattern)
 ), candidates AS MATERIALIZED (
     SELECT t.id, t.{key} AS key, t.search_vector AS vector,
            :k1 * (1 - :b + :b * length(t.search_vector) / :avg_length) AS norm
@@ -116,6 +117,8 @@ WITH q AS (
     UNION ALL
     SELECT c.id, c.key, pq.scale / (1 + c.norm)
     FROM candidates c JOIN pq ON c.vector @@ pq.query
+    WHERE pq.pattern IS NULL
+       OR EXISTS (SELECT FROM {table} t WHERE t.id = c.id AND lower({body}) ~ pq.pattern)
 ), scored AS (
     SELECT id, key, sum(part) AS score FROM parts GROUP BY id, key
 ), top AS (
@@ -141,6 +144,7 @@ class SearchTable:
     key: str
     snippet: str
     fields: FieldWeights
+    body: str  # the row's words as SQL over ``t``, for glossary entries matched verbatim
 
 
 def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
@@ -208,6 +212,7 @@ def ranked_search(
         table=source.table.name,
         key=source.key,
         snippet=source.snippet,
+        body=source.body,
         filters=filters,
     )
     result = (
@@ -218,8 +223,10 @@ def ranked_search(
                 "scale": [s.scale(docs) for s in lexemes],
                 "phrases": [s.match for s in phrases],
                 "phrase_scale": [s.scale(docs) for s in phrases],
+                "phrase_pattern": [s.pattern for s in phrases],
                 "gather": _any_of(gather),
-                "highlight": _any_of(signals),
+                # A verbatim entry's tsquery lacks its stop words: it would mark other text.
+                "highlight": _any_of([s for s in signals if s.pattern is None]),
                 "k1": K1,
                 "b": B,
                 "avg_length": analysis.avg_length,
