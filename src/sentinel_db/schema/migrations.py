@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import io
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,9 +27,10 @@ from alembic import command
 from sentinel_db.errors import MigrationError, translate
 from sentinel_db.records.embeddings import VECTORS_BRANCH
 from sentinel_db.records.models import ALL_TABLES, BOOKKEEPING_SCHEMA, SCHEMA_BY_TABLE, Base
+from sentinel_db.redact import library_logger
 from sentinel_db.schema import vector_indexes
 
-log = logging.getLogger("sentinel_db.migrations")
+log = library_logger("sentinel_db.migrations")
 
 VERSION_TABLE = "sentinel_db_alembic_version"
 # Appends the bookkeeping schema to the search path (``{local}``: for this transaction only, or
