@@ -120,7 +120,9 @@ WITH q AS (
     WHERE pq.pattern IS NULL
        OR EXISTS (SELECT FROM {table} t WHERE t.id = c.id AND lower({body}) ~ pq.pattern)
 ), scored AS (
-    SELECT id, key, sum(part) AS score FROM parts GROUP BY id, key
+    -- Rounded: the order of a float sum varies with the plan, and rows of equal score must
+    -- tie (and fall back to their key) whichever plan scored them.
+    SELECT id, key, round(sum(part)::numeric, 9)::float8 AS score FROM parts GROUP BY id, key
 ), top AS (
     SELECT id, score, key = ANY (CAST(:named AS text[])) AS named,
            count(*) OVER () AS matched
@@ -257,7 +259,8 @@ def ranked_search(
     heaviest = max(fields.a, fields.b, fields.c, fields.d, 1.0)
     bound = sum(s.scale(docs) * heaviest for s in left_out)
     capped = docs > EXACT_ROWS and matched >= candidates
-    exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank >= bound))
+    # Strictly above: a left-out row reaching the same score could sort before it by key.
+    exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank > bound))
     return SearchResult(hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed)
 
 
