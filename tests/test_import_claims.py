@@ -32,14 +32,19 @@ def _keys(db: Database, table: str) -> list[str]:
         return sorted(str(r[repo.key_name]) for r in repo.iter_rows())
 
 
-def test_a_reject_file_inside_a_folder_is_skipped_not_imported(
-    clean_db: Database, cli_env: dict[str, Any], capsys: Capsys, tmp_path: Path
-) -> None:
+def _folder_with_a_broken_control(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "pci_dss_controls.csv").write_text(
         CONTROLS_HEADER + '1.1,R,fine,{}\n2.2,R,broken,"{""a"": }"\n', encoding="utf-8"
     )
+    return folder
+
+
+def test_a_reject_file_inside_a_folder_is_skipped_not_imported(
+    clean_db: Database, cli_env: dict[str, Any], capsys: Capsys, tmp_path: Path
+) -> None:
+    folder = _folder_with_a_broken_control(tmp_path)
     first = run_cli(capsys, "import", str(folder), "--no-progress")
     assert first.exit_code == 4, first.output
     rejects = folder / "pci_dss_controls.csv.rejects.csv"
@@ -63,11 +68,7 @@ def test_a_reject_file_inside_a_folder_is_skipped_not_imported(
 def test_one_reject_file_for_two_tables_continues_into_path_2(
     clean_db: Database, cli_env: dict[str, Any], capsys: Capsys, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    (folder / "pci_dss_controls.csv").write_text(
-        CONTROLS_HEADER + '1.1,R,fine,{}\n2.2,R,broken,"{""a"": }"\n', encoding="utf-8"
-    )
+    folder = _folder_with_a_broken_control(tmp_path)
     (folder / "aws_config_rules_guidance.csv").write_text(
         'config_rule,chunk,metadata\nr-one-check,fine,{}\nr-two-check,broken,"[1,"\n',
         encoding="utf-8",
