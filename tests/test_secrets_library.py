@@ -57,6 +57,8 @@ def debug_log(caplog: pytest.LogCaptureFixture) -> Iterator[Captured]:
     root = logging.getLogger()
     root.addHandler(handler)
     caplog.set_level(logging.DEBUG)
+    # The library's own level too: a CLI run earlier in the process may have raised it.
+    caplog.set_level(logging.DEBUG, logger="sentinel_db")
     library = [
         logger
         for name, logger in logging.Logger.manager.loggerDict.items()
