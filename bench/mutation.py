@@ -35,20 +35,20 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["search/query.py", "search/glossary.py"],
         ["tests/test_search.py", "tests/test_glossary_phrases.py", "tests/test_query_parsing.py"],
     ),
+    "versions": (["schema/data_versions.py"], ["tests/test_data_versions.py"]),
     "cache": (
-        ["runtime/cache.py", "schema/data_versions.py"],
-        ["tests/test_cache.py", "tests/test_cache_dependencies.py"],
+        ["runtime/cache.py"],
+        ["tests/test_cache_counts.py", "tests/test_cache.py", "tests/test_cache_dependencies.py"],
+    ),
+    "validate": (
+        ["importers/validate.py"],
+        ["tests/test_import_bad_input.py", "tests/test_import_claims.py"],
     ),
     "rollback": (["schema/rollback.py"], ["tests/test_rollback.py"]),
     "access": (["schema/access.py"], ["tests/test_rls.py", "tests/test_supabase.py"]),
-    "importer": (
-        ["importers/load.py", "importers/validate.py"],
-        [
-            "tests/test_import_data.py",
-            "tests/test_import_bad_input.py",
-            "tests/test_import_claims.py",
-            "tests/test_import_cli.py",
-        ],
+    "load": (
+        ["importers/load.py"],
+        ["tests/test_import_data.py", "tests/test_import_claims.py", "tests/test_import_cli.py"],
     ),
 }
 _IGNORED = shutil.ignore_patterns(
