@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +218,9 @@ def cli_env(
 
     get_settings.cache_clear()
     return dict(os.environ)
+
+
+@pytest.fixture
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
+    """A fresh folder for each example of a property test (``tmp_path`` is one per test)."""
+    return lambda: tmp_path_factory.mktemp("example")
