@@ -52,6 +52,12 @@ def test_each_reference_table_gets_a_version_a_trigger_and_private_shared_object
     assert all(started - 60e6 < v < time.time() * 1_000_000 + 1 for v in versions.values())
     assert sorted(str(r[0]) for r in _one(engine, _TRIGGERS)) == sorted(REFERENCE_TABLES)
     assert _one(engine, _SHARED) == [(True, True, True, True)]
+    schemas = _one(
+        engine,
+        "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
+        " AND nspname <> 'information_schema' ORDER BY 1",
+    )
+    assert schemas == [("public",), ("sentinel_db",)]
     deferred = _one(
         engine,
         "SELECT tgdeferrable, tginitdeferred FROM pg_trigger"
