@@ -39,7 +39,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "versions": (["schema/data_versions.py"], ["tests/test_data_versions.py"]),
     "cache": (
         ["runtime/cache.py"],
-        ["tests/test_cache_counts.py", "tests/test_cache_dependencies.py"],
+        [
+            "tests/test_cache_counts.py",
+            "tests/test_cache_unmigrated.py",
+            "tests/test_cache_dependencies.py",
+            "tests/test_cache.py::test_a_warm_unit_of_work_costs_one_version_check_and_no_other_statement",
+            "tests/test_cache.py::test_a_unit_of_work_that_lags_behind_neither_reads_nor_replaces_newer_entries",
+            "tests/test_cache.py::test_writing_work_reads_its_own_rows_not_the_cache",
+            "tests/test_cache.py::test_cached_records_cannot_be_changed_by_their_readers",
+            "tests/test_cache.py::test_the_cache_stays_within_its_bounds_and_exact_under_a_long_random_workload",
+        ],
     ),
     "validate": (
         ["importers/validate.py"],
