@@ -54,7 +54,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["importers/validate.py"],
         ["tests/test_import_bad_input.py", "tests/test_import_claims.py"],
     ),
-    "rollback": (["schema/rollback.py"], ["tests/test_rollback.py"]),
+    "rollback": (["schema/rollback.py"], ["tests/test_rollback_plan.py", "tests/test_rollback.py"]),
     "access": (["schema/access.py"], ["tests/test_rls.py", "tests/test_supabase.py"]),
     "load": (
         ["importers/load.py"],

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from alembic.script import Script
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
 
@@ -99,7 +100,7 @@ def plan_rollback(
         assert to is not None
         try:
             keep = set() if to == "base" else migrations.ancestors((to,))
-        except CommandError as exc:
+        except (CommandError, RevisionError) as exc:  # an unknown revision
             raise UsageError(f"cannot roll back to {to}: {exc}") from exc
         remove = applied - keep
         if to == "base" and state.vectors is not None:
@@ -119,7 +120,7 @@ def _plan_vectors(engine: Engine, to: str) -> RollbackPlan:
     rev = to.partition("@")[2]
     try:
         keep = set() if rev == "base" else migrations.ancestors((rev,))
-    except CommandError as exc:
+    except (CommandError, RevisionError) as exc:  # an unknown revision
         raise UsageError(f"cannot roll back to {to}: {exc}") from exc
     if not keep <= migrations.optional_revisions():
         raise UsageError(f"{rev} is not a revision of the {VECTORS_BRANCH} branch")
