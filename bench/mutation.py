@@ -55,6 +55,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_import_bad_input.py", "tests/test_import_claims.py"],
     ),
     "rollback": (["schema/rollback.py"], ["tests/test_rollback_plan.py", "tests/test_rollback.py"]),
+    # The planning and CLI tests alone: minutes instead of an hour, the whole-schema check aside.
+    "rollback-quick": (
+        ["schema/rollback.py"],
+        ["tests/test_rollback_plan.py", "tests/test_migrate_cli.py"],
+    ),
     "access": (["schema/access.py"], ["tests/test_rls.py", "tests/test_supabase.py"]),
     "load": (
         ["importers/load.py"],
