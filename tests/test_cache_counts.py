@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sentinel_db.runtime.cache import RepositoryCache
+from sentinel_db.runtime.frozen import size_of
 from sentinel_db.runtime.metrics import CacheFigures
 
 
@@ -57,3 +58,25 @@ def test_nothing_too_big_or_stale_is_stored_and_bytes_stay_within_bounds() -> No
     assert 0 < len(cache) < 50 and cache.evictions == 50 - len(cache)
     assert cache.get("k49", {"t": 3}) == (True, "v" * 50)
     assert cache.get("k0", {"t": 3}) == (False, None)
+
+
+def test_an_entry_is_counted_at_its_estimated_size_and_the_bounds_are_inclusive() -> None:
+    assert (RepositoryCache().max_entries, RepositoryCache().max_bytes) == (10_000, 64 * 1024**2)
+    depends = (("t", 1), ("u", 1))
+    value, key = "v" * 300, "a-rather-long-key-" * 4
+    one = RepositoryCache()
+    one.observe({"t": 1, "u": 1})
+    one.put(key, depends, value)
+    # The documented estimate: value, key, and 64 bytes per table plus one.
+    assert one.bytes == size_of(value) + size_of(key) + 64 * (len(depends) + 1)
+    exact = RepositoryCache(max_entries=2, max_bytes=one.bytes)
+    exact.observe({"t": 1, "u": 1})
+    exact.put(key, depends, value)  # exactly the bound: kept
+    assert len(exact) == 1 and exact.bytes == one.bytes
+    full = RepositoryCache(max_entries=2)
+    full.observe({"t": 1})
+    full.put("a", (("t", 1),), 1)
+    full.put("b", (("t", 1),), 2)  # exactly max_entries: both kept
+    assert len(full) == 2 and full.evictions == 0
+    full.observe({"t": 2})
+    assert full.invalidations == 2  # one per entry dropped

@@ -1,12 +1,13 @@
-"""The cache on a database that was never migrated: a clear error naming what to do."""
+"""The cache's answers that are errors: no data versions to read, and a key that is not there."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy.engine import URL
 
+from sentinel_db import PciControlRepository
 from sentinel_db.config import load_settings
-from sentinel_db.errors import MigrationError
+from sentinel_db.errors import MigrationError, NotFoundError
 from sentinel_db.runtime.cache import of_session
 from sentinel_db.runtime.db import Database
 
@@ -28,3 +29,17 @@ def test_a_cached_read_without_data_versions_says_to_migrate_or_turn_the_cache_o
     )
     assert caught.value.hint == "run `sentinel-db migrate`, or turn the cache off (DB_CACHE=false)"
     assert getattr(caught.value.__cause__, "orig", None) is not None  # the driver's error kept
+
+
+def test_a_missing_key_served_from_the_cache_keeps_its_message_and_hint(
+    clean_db: Database, app_url: URL
+) -> None:
+    db = Database.from_url(app_url, load_settings(None), cache=True)
+    seen = []
+    for _ in range(2):
+        with db.unit_of_work(read_only=True) as session:
+            with pytest.raises(NotFoundError) as caught:
+                PciControlRepository(session).get_by_key("0.0")
+            seen.append((caught.value.message, caught.value.hint))
+    assert db.cache is not None and db.cache.figures().hits == 1  # the second came from memory
+    assert seen[0] == seen[1]
