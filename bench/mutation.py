@@ -52,7 +52,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "validate": (
         ["importers/validate.py"],
-        ["tests/test_import_bad_input.py", "tests/test_import_claims.py"],
+        [
+            "tests/test_import_optional_columns.py",
+            "tests/test_import_bad_input.py",
+            "tests/test_import_claims.py",
+        ],
     ),
     "rollback": (["schema/rollback.py"], ["tests/test_rollback_plan.py", "tests/test_rollback.py"]),
     # The planning and CLI tests alone: minutes instead of an hour, the whole-schema check aside.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
+import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
 from sentinel_db import PciControlRepository
 from sentinel_db.config import load_settings
-from sentinel_db.errors import MigrationError, NotFoundError
+from sentinel_db.errors import DatabaseError, MigrationError, NotFoundError
 from sentinel_db.runtime.cache import of_session
 from sentinel_db.runtime.db import Database
 
@@ -43,3 +46,26 @@ def test_a_missing_key_served_from_the_cache_keeps_its_message_and_hint(
             seen.append((caught.value.message, caught.value.hint))
     assert db.cache is not None and db.cache.figures().hits == 1  # the second came from memory
     assert seen[0] == seen[1]
+
+
+def test_a_role_that_cannot_read_the_data_versions_gets_the_servers_reason(
+    database_url: URL,
+) -> None:
+    role = f"sentinel_no_access_{uuid.uuid4().hex[:8]}"
+    admin = database_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN')
+    db = Database.from_url(database_url.set(username=role), load_settings(None), cache=True)
+    try:
+        with db.unit_of_work(read_only=True) as session:
+            view = of_session(session)
+            assert view is not None
+            with pytest.raises(DatabaseError) as caught:
+                view.versions()
+    finally:
+        db.engine.dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP ROLE "{role}"')
+    assert not isinstance(caught.value, MigrationError)
+    assert caught.value.message.startswith("check data versions: ")
+    assert "permission denied" in caught.value.message
