@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.engine import URL
 
+from sentinel_db.config import load_settings
 from sentinel_db.errors import MigrationError, UsageError
 from sentinel_db.records.models import ALL_TABLES
 from sentinel_db.runtime.db import Database
@@ -99,3 +101,14 @@ def test_an_unknown_revision_or_table_creator_is_named(db: Database) -> None:
     with pytest.raises(MigrationError) as caught:
         _creator("nope")
     assert caught.value.message == "no revision creates nope"
+
+
+def test_running_a_revision_plan_leaves_the_database_at_that_revision(fresh_database: URL) -> None:
+    engine = Database.from_url(fresh_database, load_settings(None)).engine
+    try:
+        migrations.upgrade(engine)
+        status = run_rollback(engine, plan_rollback(engine, to="0007"))
+        assert status.heads == ("0007",) and not status.up_to_date
+        assert migrations.upgrade(engine).up_to_date
+    finally:
+        engine.dispose()
