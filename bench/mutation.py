@@ -64,7 +64,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["schema/rollback.py"],
         ["tests/test_rollback_plan.py", "tests/test_migrate_cli.py"],
     ),
-    "access": (["schema/access.py"], ["tests/test_rls.py", "tests/test_supabase.py"]),
+    "access": (
+        ["schema/access.py"],
+        ["tests/test_access_migrate.py", "tests/test_rls.py", "tests/test_supabase.py"],
+    ),
     "load": (
         ["importers/load.py"],
         ["tests/test_import_data.py", "tests/test_import_claims.py", "tests/test_import_cli.py"],
