@@ -34,15 +34,19 @@ def _anon_access(engine_url: URL) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
+def _upgrade(url: URL, revision: str = "head", *, anon_read: bool) -> None:
+    engine = Database.from_url(url, load_settings(None)).engine
+    try:
+        migrations.upgrade(engine, revision, rls_anon_read=anon_read)
+    finally:
+        engine.dispose()
+
+
 def test_a_fresh_migration_with_anon_read_opens_every_reference_table_to_anon(
     server_url: URL, fresh_database: URL
 ) -> None:
     make_supabase_like(server_url, fresh_database)
-    engine = Database.from_url(fresh_database, load_settings(None)).engine
-    try:
-        migrations.upgrade(engine, rls_anon_read=True)
-    finally:
-        engine.dispose()
+    _upgrade(fresh_database, anon_read=True)
     assert _anon_access(fresh_database) == [(t, True, True) for t in sorted(REFERENCE_TABLES)]
 
 
@@ -75,14 +79,10 @@ def test_upgrading_an_older_database_with_anon_read_turns_it_on_for_its_tables(
     server_url: URL, fresh_database: URL
 ) -> None:
     make_supabase_like(server_url, fresh_database)
-    engine = Database.from_url(fresh_database, load_settings(None)).engine
-    try:
-        # Before the privilege revisions, anon read off; then the rest with it on.
-        migrations.upgrade(engine, "0007", rls_anon_read=False)
-        assert not any(policy for _, _, policy in _anon_access(fresh_database))
-        migrations.upgrade(engine, rls_anon_read=True)
-    finally:
-        engine.dispose()
+    # Before the privilege revisions, anon read off; then the rest with it on.
+    _upgrade(fresh_database, "0007", anon_read=False)
+    assert not any(policy for _, _, policy in _anon_access(fresh_database))
+    _upgrade(fresh_database, anon_read=True)
     assert _anon_access(fresh_database) == [(t, True, True) for t in sorted(REFERENCE_TABLES)]
 
 
