@@ -64,6 +64,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["schema/rollback.py"],
         ["tests/test_rollback_plan.py", "tests/test_migrate_cli.py"],
     ),
+    # The vector branch's rollback (pgvector: the embedded server the vector tests start).
+    "rollback-vectors": (["schema/rollback.py"], ["tests/vectors/test_vector_schema.py"]),
     "access": (
         ["schema/access.py"],
         ["tests/test_access_migrate.py", "tests/test_rls.py", "tests/test_supabase.py"],
