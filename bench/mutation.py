@@ -72,7 +72,13 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "load": (
         ["importers/load.py"],
-        ["tests/test_import_data.py", "tests/test_import_claims.py", "tests/test_import_cli.py"],
+        [
+            "tests/test_import_data.py",
+            "tests/test_import_bad_input.py",
+            "tests/test_import_optional_columns.py",
+            "tests/test_import_claims.py",
+            "tests/test_import_cli.py",
+        ],
     ),
 }
 _IGNORED = shutil.ignore_patterns(
