@@ -5,7 +5,12 @@ service would run them, one read-only unit of work per call:
 
 - a key lookup over a working set of ``--keys`` control ids, read again and again;
 - a search over a set of ``--queries`` texts, repeated;
-- the data-version check alone, which is what a unit of work served wholly from memory costs.
+- the data-version check alone, which is what a unit of work served wholly from memory costs;
+- a cache miss (the cache emptied first), which is where an entry's tables are found from the
+  statements the read sends;
+- a mixed workload over the three tables with a committed write every ``--write-every`` units,
+  under the two ways an entry can depend on tables: on the tables its read queried (what the
+  cache does) or on every reference table (simulated by emptying the cache at each write).
 
 Each is measured with the cache off and with a warm cache; p50/p95 in milliseconds. The same
 options as ``query_bench.py`` choose the database (``--database-url`` + ``--reuse`` keep the
@@ -31,10 +36,21 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from query_bench import _control_id, _database, _load, _reused, add_database_options
+from query_bench import (
+    _control_id,
+    _database,
+    _load,
+    _reused,
+    _rule_name,
+    add_database_options,
+)
 
 from sentinel_db.config import load_settings
-from sentinel_db.repositories import PciControlRepository
+from sentinel_db.repositories import (
+    AwsConfigRuleRepository,
+    PciAwsConfigMappingRepository,
+    PciControlRepository,
+)
 from sentinel_db.runtime.cache import RepositoryCache, of_session
 from sentinel_db.runtime.db import Database
 from sentinel_db.schema import migrations
@@ -62,8 +78,59 @@ def _select_one(db: Database) -> None:
         session.execute(text("SELECT 1"))
 
 
+def _cold_lookup(db: Database, key: str) -> None:
+    # Its own cache (emptied each time), so the warm cases keep theirs.
+    assert db.cache is not None
+    db.cache.clear()
+    _lookup(db, key)
+
+
+_MIXED_TABLES = ("pci_dss_controls", "aws_config_rules_guidance", "pci_aws_config_rule_mappings")
+
+
+def _mixed(
+    db: Database, args: argparse.Namespace, info: dict[str, Any], *, every_table: bool
+) -> tuple[float, float]:
+    """Hit ratio and ms per unit of a read mix with a committed write every few units."""
+    assert db.cache is not None
+    rng = random.Random(args.seed + 3)
+    keys = [_control_id(rng.randrange(args.rows)) for _ in range(args.mixed_keys)]
+    rules = [_rule_name(rng.randrange(info["rules"])) for _ in range(args.mixed_keys)]
+    db.cache.clear()
+    before = db.cache.figures()
+    started = time.perf_counter()
+    for unit in range(args.mixed):
+        if unit and unit % args.write_every == 0:
+            table = _MIXED_TABLES[unit // args.write_every % 3]
+            with db.unit_of_work() as session:
+                # ``table`` is one of the names above; the update changes nothing but advances
+                # the table's data version, as any committed write does.
+                session.execute(
+                    text(f"UPDATE {table} SET id = id WHERE id = (SELECT id FROM {table} LIMIT 1)")
+                )
+            if every_table:
+                db.cache.clear()
+        with db.unit_of_work(read_only=True) as session:
+            pick = rng.randrange(4)
+            if pick == 0:
+                PciControlRepository(session).get_by_control_id(rng.choice(keys))
+            elif pick == 1:
+                AwsConfigRuleRepository(session).find_by_key(rng.choice(rules))
+            elif pick == 2:
+                PciAwsConfigMappingRepository(session).rules_for_control(rng.choice(keys))
+            else:
+                PciAwsConfigMappingRepository(session).rules_for_control(
+                    rng.choice(keys), with_guidance=True
+                )
+    elapsed = (time.perf_counter() - started) * 1000 / args.mixed
+    after = db.cache.figures()
+    hits, misses = after.hits - before.hits, after.misses - before.misses
+    return hits / max(1, hits + misses), elapsed
+
+
 def _bench(plain: Database, cached: Database, args: argparse.Namespace, vocab: list[str]) -> None:
     rng = random.Random(args.seed + 2)
+    cold = Database(plain.engine, cache=RepositoryCache())
     keys = [_control_id(rng.randrange(args.rows)) for _ in range(args.keys)]
     texts = [
         rng.choice(vocab) if n % 2 else f"{rng.choice(vocab)} {rng.choice(vocab[:500])}"
@@ -80,6 +147,7 @@ def _bench(plain: Database, cached: Database, args: argparse.Namespace, vocab: l
         ("search, no cache", lambda: _search(plain, rng.choice(texts))),
         ("search, warm cache", lambda: _search(cached, rng.choice(texts))),
         ("version check alone", lambda: _check_only(cached)),
+        ("key lookup, cache miss", lambda: _cold_lookup(cold, rng.choice(keys))),
         ("SELECT 1 alone (baseline)", lambda: _select_one(plain)),
     ]
     # Round robin, so that whatever else the machine does slows every case alike.
@@ -125,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=int, default=1000, help="distinct control ids looked up")
     parser.add_argument("--queries", type=int, default=50, help="distinct search texts")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--mixed", type=int, default=4000, help="units of the mixed workload")
+    parser.add_argument("--write-every", type=int, default=50, help="units between writes")
+    parser.add_argument(
+        "--mixed-keys", type=int, default=100, help="distinct keys of the mixed workload"
+    )
     add_database_options(parser)
     args = parser.parse_args(argv)
     with _database(args.database_url) as raw_url:
@@ -142,6 +215,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"loading {args.rows:,} controls ...", file=sys.stderr, flush=True)
             info = _load(libpq, args.rows, args.seed)
         _bench(plain, cached, args, info["vocab"])
+        print(
+            f"mixed reads of three tables, {args.mixed} units, a write every"
+            f" {args.write_every}: {'entry depends on':24} {'hit ratio':>9} {'ms/unit':>8}"
+        )
+        # Twice each, alternating, so that neither gains from running second.
+        for label, every in (("the tables it read", False), ("every reference table", True)) * 2:
+            ratio, per_unit = _mixed(cached, args, info, every_table=every)
+            print(f"{'':70} {label:24} {ratio:9.3f} {per_unit:8.3f}")
         plain.engine.dispose()
     return 0
 

@@ -36,3 +36,23 @@ def load_shared(session: Session, folder: Path) -> None:
     PciControlRepository(session).upsert_many(read_csv(folder / CONTROLS_CSV))
     AwsConfigRuleRepository(session).upsert_many(read_csv(folder / RULES_CSV))
     PciAwsConfigMappingRepository(session).upsert_many(read_csv(folder / MAPPINGS_CSV))
+
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "src" / "sentinel_db" / "sample_data"
+
+
+def sample_file(name: str) -> Path:
+    """The bundled sample's file ``name`` (``pci_dss_controls.csv``, ...)."""
+    return next(SAMPLE_DIR.rglob(name))
+
+
+def load_sample(session: Session) -> None:
+    """Upsert the bundled sample's three files into the session's transaction."""
+    PciControlRepository(session).upsert_many(read_csv(sample_file(CONTROLS_CSV)))
+    AwsConfigRuleRepository(session).upsert_many(read_csv(sample_file(RULES_CSV)))
+    PciAwsConfigMappingRepository(session).upsert_many(read_csv(sample_file(MAPPINGS_CSV)))
+
+
+def sample_count(name: str) -> int:
+    """How many rows the bundled sample's file ``name`` holds."""
+    return len(read_csv(sample_file(name)))

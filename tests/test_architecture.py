@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sentinel_db"
 
 # Lowest first: a layer may import its own layer and any layer before it, never one after.
 LAYERS: list[set[str]] = [
-    {"config", "errors"},
+    {"config", "errors", "redact"},
     {"records"},
     {"schema"},
     {"runtime"},

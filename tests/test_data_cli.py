@@ -1,4 +1,5 @@
-"""The `data` commands against the test database, results checked through the repositories."""
+"""The `data` commands against the test database holding the bundled sample, results checked
+through the repositories."""
 
 from __future__ import annotations
 
@@ -16,25 +17,34 @@ from sentinel_db.repositories.tables import count_rows, repository_for, resolve_
 from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli
 from tests.conftest import truncate_all
-from tests.data_helpers import read_csv
+from tests.data_helpers import (
+    CONTROLS_CSV,
+    MAPPINGS_CSV,
+    RULES_CSV,
+    SAMPLE_DIR,
+    read_csv,
+    sample_count,
+    sample_file,
+)
 
 Capsys = pytest.CaptureFixture[str]
+CONTROLS, RULES, MAPPINGS = (sample_count(n) for n in (CONTROLS_CSV, RULES_CSV, MAPPINGS_CSV))
 
 
 @pytest.fixture
-def loaded_db(clean_db: Database, cli_env: dict[str, Any], shared_data: Path) -> Iterator[Database]:
-    report = import_directory(clean_db, shared_data)
+def loaded_db(clean_db: Database, cli_env: dict[str, Any]) -> Iterator[Database]:
+    report = import_directory(clean_db, SAMPLE_DIR)
     assert report.exit_code == 0
     yield clean_db
 
 
 @pytest.fixture
-def shared_db(db: Database, cli_env: dict[str, Any], shared_data: Path) -> Database:
+def shared_db(db: Database, cli_env: dict[str, Any]) -> Database:
     """The sample data for tests that only read: imported once, again only when changed."""
     counts = _counts(db)
-    if [counts[t] for t in resolve_tables("all")] != [268, 68, 43]:
+    if [counts[t] for t in resolve_tables("all")] != [CONTROLS, RULES, MAPPINGS]:
         truncate_all(db)
-        assert import_directory(db, shared_data).exit_code == 0
+        assert import_directory(db, SAMPLE_DIR).exit_code == 0
     return db
 
 
@@ -52,31 +62,15 @@ def test_list_json_parses_and_carries_whole_records(shared_db: Database, capsys:
     result = run_cli(capsys, "data", "list", "controls", "--limit", "3", "--format", "json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [r["control_id"] for r in rows] == ["1.1", "1.1.1", "1.1.2"]
+    assert [r["control_id"] for r in rows] == ["1.2.1", "1.2.5", "1.3.1"]
     assert rows[0]["metadata"]["requirements_id"] == "1"
 
 
 def test_list_table_and_offset(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "list", "all", "--limit", "2", "--offset", "1")
     assert result.exit_code == 0, result.output
-    assert "1.1.1" in result.stdout and "pci_aws_config_rule_mappings" in result.stdout
-
-
-def test_list_csv_output_reimports(
-    loaded_db: Database, capsys: Capsys, tmp_path: Path, shared_data: Path
-) -> None:
-    result = run_cli(capsys, "data", "list", "rules", "--limit", "1000", "--format", "csv")
-    assert result.exit_code == 0, result.output
-    path = tmp_path / "rules.csv"
-    path.write_text(result.stdout, encoding="utf-8")
-    assert len(read_csv(path)) == 68
-    with loaded_db.unit_of_work() as session:
-        from sentinel_db import AwsConfigRuleRepository
-
-        repo = AwsConfigRuleRepository(session)
-        repo.delete_all()
-        repo.upsert_many(read_csv(path))
-    assert read_csv(path) == read_csv(shared_data / "aws_config_rules_guidance.csv")
+    assert "1.2.5" in result.stdout and "pci_aws_config_rule_mappings" in result.stdout
+    assert "1.2.1" not in result.stdout.split("pci_aws_config_rule_mappings")[0]
 
 
 @pytest.mark.parametrize(
@@ -94,24 +88,25 @@ def test_unknown_table_names_fail_cleanly(
     assert result.exit_code == 2
     assert "valid names: pci_dss_controls" in result.stderr
     assert "Traceback" not in result.output
-    assert _counts(shared_db)["pci_dss_controls"] == 268
+    assert _counts(shared_db)["pci_dss_controls"] == CONTROLS
 
 
 def test_show_control_lists_its_rules_with_guidance(shared_db: Database, capsys: Capsys) -> None:
-    result = run_cli(capsys, "data", "show", "control", "8.2.4", "--format", "json")
+    result = run_cli(capsys, "data", "show", "control", "8.3.9", "--format", "json")
     assert result.exit_code == 0, result.output
     detail = json.loads(result.stdout)
-    assert detail["control"]["control_id"] == "8.2.4"
+    assert detail["control"]["control_id"] == "8.3.9"
     rules = {r["rule"]: r["guidance"] for r in detail["rules"]}
-    assert rules["access-keys-rotated"]["config_rule"] == "access-keys-rotated"
-    text = run_cli(capsys, "data", "show", "control", "8.2.4")
-    assert "access-keys-rotated" in text.stdout
+    assert list(rules) == ["iam-password-policy", "iam-root-access-key-check"]
+    assert rules["iam-root-access-key-check"]["config_rule"] == "iam-root-access-key-check"
+    text = run_cli(capsys, "data", "show", "control", "8.3.9")
+    assert "iam-root-access-key-check" in text.stdout
 
 
 def test_show_rule_lists_its_controls(shared_db: Database, capsys: Capsys) -> None:
-    result = run_cli(capsys, "data", "show", "rule", "access-keys-rotated")
+    result = run_cli(capsys, "data", "show", "rule", "iam-password-policy")
     assert result.exit_code == 0, result.output
-    assert "8.2.4" in result.stdout
+    assert "8.3.6" in result.stdout and "8.3.9" in result.stdout
     missing = run_cli(capsys, "data", "show", "rule", "no-such-rule")
     assert missing.exit_code == 1 and "no-such-rule" in missing.stderr
     assert "Traceback" not in missing.output
@@ -124,24 +119,22 @@ def test_search_prints_ranked_highlighted_matches(shared_db: Database, capsys: C
         "search",
         "which rules check that root has MFA?",
         "--limit",
-        "3",
+        "2",
         "--format",
         "json",
     )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     controls, rules = body["results"]
-    assert controls["table"] == "pci_dss_controls" and controls["shown"] == 3
+    assert controls["table"] == "pci_dss_controls" and controls["shown"] == 2
+    assert controls["hits"][0]["key"] == "8.4.2"  # the MFA control
     assert controls["matched"] >= controls["shown"] and controls["exact"] is True
     hits = controls["hits"]
     assert all("«" in h["snippet"] for h in hits)
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
     mapped = [r for h in hits for r in h["rules"]]
     assert mapped and all(r["guidance"]["config_rule"] == r["rule"] for r in mapped)
-    assert {h["key"] for h in rules["hits"][:2]} == {
-        "root-account-mfa-enabled",
-        "root-account-hardware-mfa-enabled",
-    }
+    assert rules["hits"][0]["key"] == "root-account-mfa-enabled"
     table = run_cli(capsys, "data", "search", "encryption", "--table", "rules")
     assert table.exit_code == 0 and "rules:" in table.stdout and "matched" in table.stdout
     empty = run_cli(capsys, "data", "search", "zebra quokka", "--table", "controls")
@@ -151,8 +144,8 @@ def test_search_prints_ranked_highlighted_matches(shared_db: Database, capsys: C
 def test_clear_asks_and_keeps_rows_when_refused(shared_db: Database, capsys: Capsys) -> None:
     result = run_cli(capsys, "data", "clear", "all", input="n\n")
     assert result.exit_code == 1
-    assert "pci_dss_controls: 268 row(s)" in result.stderr
-    assert _counts(shared_db)["pci_dss_controls"] == 268
+    assert f"pci_dss_controls: {CONTROLS} row(s)" in result.stderr
+    assert _counts(shared_db)["pci_dss_controls"] == CONTROLS
 
 
 def test_clear_deletes_after_yes_or_confirmation(loaded_db: Database, capsys: Capsys) -> None:
@@ -170,14 +163,14 @@ def test_stats_json_reports_rows_and_coverage(shared_db: Database, capsys: Capsy
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
     rows = {t["table"]: t["rows"] for t in stats["tables"]}
-    assert rows["pci_dss_controls"] == 268 and rows["aws_config_rules_guidance"] == 68
-    assert stats["coverage"]["controls_with_rules"] == 43
+    assert rows["pci_dss_controls"] == CONTROLS and rows["aws_config_rules_guidance"] == RULES
+    assert stats["coverage"]["controls_with_rules"] == MAPPINGS
     text = run_cli(capsys, "stats")
-    assert text.exit_code == 0 and "43/268" in text.stdout
+    assert text.exit_code == 0 and f"{MAPPINGS}/{CONTROLS}" in text.stdout
 
 
 def test_export_writes_the_import_format(
-    shared_db: Database, capsys: Capsys, tmp_path: Path, shared_data: Path
+    shared_db: Database, capsys: Capsys, tmp_path: Path
 ) -> None:
     result = run_cli(capsys, "data", "export", "all", "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
@@ -185,9 +178,9 @@ def test_export_writes_the_import_format(
         exported = tmp_path / "out" / f"{name}.csv"
         with exported.open(encoding="utf-8") as handle:
             assert next(csv.reader(handle)) == next(
-                csv.reader((shared_data / f"{name}.csv").open(encoding="utf-8"))
+                csv.reader(sample_file(f"{name}.csv").open(encoding="utf-8"))
             )
-        original = sorted(read_csv(shared_data / f"{name}.csv"), key=lambda r: r["id"])
+        original = sorted(read_csv(sample_file(f"{name}.csv")), key=lambda r: r["id"])
         assert sorted(read_csv(exported), key=lambda r: r["id"]) == original
 
 
@@ -199,9 +192,9 @@ def test_export_json_is_a_list_of_records(
     )
     assert result.exit_code == 0, result.output
     records = json.loads((tmp_path / "pci_aws_config_rule_mapping.json").read_text("utf-8"))
-    assert len(records) == 43 and set(records[0]) == {"id", "control_id", "config_rules"}
+    assert len(records) == MAPPINGS and set(records[0]) == {"id", "control_id", "config_rules"}
     with shared_db.unit_of_work(read_only=True) as session:
-        assert PciControlRepository(session).count() == 268
+        assert PciControlRepository(session).count() == CONTROLS
 
 
 def test_export_then_import_into_an_empty_database_reproduces_every_row(

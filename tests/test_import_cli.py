@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli, run_subprocess
 from tests.conftest import EXAMPLES
+from tests.data_helpers import CONTROLS_CSV, MAPPINGS_CSV, RULES_CSV, SAMPLE_DIR, sample_count
 
 
 def _count(db: Database, table: str) -> int:
@@ -24,14 +25,15 @@ def test_import_prints_a_report_and_json_parses(
     capsys: pytest.CaptureFixture[str],
     cli_env: dict[str, Any],
     clean_db: Database,
-    shared_data: Path,
 ) -> None:
-    result = run_cli(capsys, "import", str(shared_data), "--format", "json")
+    result = run_cli(capsys, "import", str(SAMPLE_DIR), "--format", "json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["total"]["inserted"] == 268 + 68 + 43
+    assert report["total"]["inserted"] == sum(
+        sample_count(n) for n in (CONTROLS_CSV, RULES_CSV, MAPPINGS_CSV)
+    )
     assert [f["status"] for f in report["files"]] == ["succeeded"] * 3
-    again = run_cli(capsys, "import", str(shared_data), "--no-progress")
+    again = run_cli(capsys, "import", str(SAMPLE_DIR), "--no-progress")
     assert again.exit_code == 0
     assert (
         "skipped" in again.stdout and "unchanged since the last successful import" in again.stdout

@@ -22,6 +22,16 @@ from sentinel_db.importers import (
 from sentinel_db.records.models import sql_name
 from sentinel_db.runtime.db import Database
 from tests.conftest import EXAMPLES
+from tests.data_helpers import (
+    CONTROLS_CSV,
+    MAPPINGS_CSV,
+    RULES_CSV,
+    SAMPLE_DIR,
+    sample_count,
+    sample_file,
+)
+
+COUNTS = [sample_count(n) for n in (CONTROLS_CSV, RULES_CSV, MAPPINGS_CSV)]
 
 
 def _count(db: Database, table: str) -> int:
@@ -50,31 +60,31 @@ def test_shared_sample_data_imports_with_zero_rejects(
     assert any(path.endswith("README.md") for path, _ in report.skipped)
 
 
-def test_reimporting_unchanged_file_writes_nothing(clean_db: Database, shared_data: Path) -> None:
-    import_directory(clean_db, shared_data)
+def test_reimporting_unchanged_file_writes_nothing(clean_db: Database) -> None:
+    import_directory(clean_db, SAMPLE_DIR)
     before = _snapshot(clean_db, "pci_dss_controls")
     with clean_db.engine.connect() as conn:
         xmin_before = conn.execute(
             text("SELECT sum(xmin::text::bigint) FROM pci_dss_controls")
         ).scalar()
-    forced = import_directory(clean_db, shared_data, options=ImportOptions(force=True))
+    forced = import_directory(clean_db, SAMPLE_DIR, options=ImportOptions(force=True))
     assert [(f.inserted, f.updated) for f in forced.files] == [(0, 0)] * 3
-    assert [f.unchanged for f in forced.files] == [268, 68, 43]
+    assert [f.unchanged for f in forced.files] == COUNTS
     with clean_db.engine.connect() as conn:
         xmin_after = conn.execute(
             text("SELECT sum(xmin::text::bigint) FROM pci_dss_controls")
         ).scalar()
     assert xmin_after == xmin_before  # no row version was written
     assert _snapshot(clean_db, "pci_dss_controls") == before
-    skipped = import_directory(clean_db, shared_data)
+    skipped = import_directory(clean_db, SAMPLE_DIR)
     assert [f.status for f in skipped.files] == ["skipped"] * 3
 
 
 def test_one_changed_row_is_exactly_one_update_and_keeps_ids(
-    clean_db: Database, tmp_path: Path, shared_data: Path
+    clean_db: Database, tmp_path: Path
 ) -> None:
     source = tmp_path / "pci_dss_controls.csv"
-    shutil.copy(shared_data / "pci_dss_controls.csv", source)
+    shutil.copy(sample_file(CONTROLS_CSV), source)
     import_file(clean_db, source, "pci_dss_controls")
     with source.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
@@ -85,7 +95,7 @@ def test_one_changed_row_is_exactly_one_update_and_keeps_ids(
         csv.writer(handle).writerows(rows)
     ids_before = {r[1]: r[0] for r in _snapshot(clean_db, "pci_dss_controls")}
     report = import_file(clean_db, source, "pci_dss_controls")
-    assert (report.inserted, report.updated, report.unchanged) == (0, 1, 267)
+    assert (report.inserted, report.updated, report.unchanged) == (0, 1, COUNTS[0] - 1)
     assert {r[1]: r[0] for r in _snapshot(clean_db, "pci_dss_controls")} == ids_before
 
 
@@ -97,23 +107,23 @@ def test_examples_import_cleanly_and_skip_the_schema_json(clean_db: Database) ->
     assert any(p.endswith("database_schema.json") for p, _ in report.skipped)
 
 
-def test_dry_run_reports_changes_and_writes_nothing(clean_db: Database, shared_data: Path) -> None:
-    report = import_directory(clean_db, shared_data, options=ImportOptions(dry_run=True))
-    assert [f.inserted for f in report.files] == [268, 68, 43]
+def test_dry_run_reports_changes_and_writes_nothing(clean_db: Database) -> None:
+    report = import_directory(clean_db, SAMPLE_DIR, options=ImportOptions(dry_run=True))
+    assert [f.inserted for f in report.files] == COUNTS
     assert [f.status for f in report.files] == ["dry-run"] * 3
     assert report.total("warnings") == 0  # mappings were checked against this run's controls
     for table in ("pci_dss_controls", "pci_aws_config_rule_mappings", "import_runs"):
         assert _count(clean_db, table) == 0
 
 
-def test_history_records_each_file(clean_db: Database, shared_data: Path) -> None:
-    report = import_directory(clean_db, shared_data)
+def test_history_records_each_file(clean_db: Database) -> None:
+    report = import_directory(clean_db, SAMPLE_DIR)
     runs = list_runs(clean_db)
     assert {r.run_id for r in runs} == {report.run_id}
     assert {(r.table_name, r.status, r.inserted) for r in runs} == {
-        ("pci_dss_controls", "succeeded", 268),
-        ("aws_config_rules_guidance", "succeeded", 68),
-        ("pci_aws_config_rule_mappings", "succeeded", 43),
+        ("pci_dss_controls", "succeeded", COUNTS[0]),
+        ("aws_config_rules_guidance", "succeeded", COUNTS[1]),
+        ("pci_aws_config_rule_mappings", "succeeded", COUNTS[2]),
     }
     assert all(r.file_sha256 and len(r.file_sha256) == 64 and r.finished_at for r in runs)
 
@@ -131,9 +141,9 @@ def _controls_file(path: Path, count: int, *, chunk: str = "text", start: int = 
 
 
 def test_killed_connection_leaves_table_unchanged_and_run_failed(
-    clean_db: Database, tmp_path: Path, database_url_str: str, shared_data: Path
+    clean_db: Database, tmp_path: Path, database_url_str: str
 ) -> None:
-    import_file(clean_db, shared_data / "pci_dss_controls.csv", "pci_dss_controls")
+    import_file(clean_db, sample_file(CONTROLS_CSV), "pci_dss_controls")
     before = _snapshot(clean_db, "pci_dss_controls")
     source = _controls_file(tmp_path / "pci_dss_controls.csv", 3000)
 

@@ -45,15 +45,21 @@ def test_pooler_url_turns_prepared_statements_off_and_repeated_queries_pass(
     assert db.is_pooler
     with db.engine.connect() as first, db.engine.connect() as second:
         assert first.connection.dbapi_connection.prepare_threshold is None  # type: ignore[union-attr]
+        with first.begin():
+            total = first.execute(text("SELECT count(*) FROM pci_dss_controls")).scalar_one()
         for round_ in range(_ROUNDS):
-            # Interleaved transactions on two clients, all served by one server connection.
-            for conn in (first, second):
+            # Interleaved transactions on two clients, all served by one server connection:
+            # each statement gets its own parameters back, never another client's.
+            for n, conn in enumerate((first, second)):
                 with conn.begin():
-                    value = conn.execute(
-                        text("SELECT count(*) FROM pci_dss_controls WHERE control_id <> :c"),
-                        {"c": f"x{round_}"},
-                    ).scalar_one()
-                assert value >= 0
+                    value, echoed = conn.execute(
+                        text(
+                            "SELECT count(*), CAST(:n AS integer) FROM pci_dss_controls"
+                            " WHERE control_id <> :c"
+                        ),
+                        {"c": f"x{round_}", "n": round_ * 2 + n},
+                    ).one()
+                assert (value, echoed) == (total, round_ * 2 + n)
 
 
 def test_port_6543_alone_marks_a_pooler_url(pgbouncer: Pooler, pinned: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from sentinel_db import AwsConfigRuleRepository, PciAwsConfigMappingRepository, PciControlRepository
-from tests.data_helpers import load_shared
+from tests.data_helpers import load_sample
 
 
 def _plans(session: Session, call: Callable[[], Any]) -> list[str]:
@@ -34,8 +33,8 @@ def _plans(session: Session, call: Callable[[], Any]) -> list[str]:
 
 
 @pytest.fixture
-def no_seqscan(session: Session, shared_data: Path) -> Session:
-    load_shared(session, shared_data)
+def no_seqscan(session: Session) -> Session:
+    load_sample(session)
     session.execute(
         text("ANALYZE pci_dss_controls, aws_config_rules_guidance, pci_aws_config_rule_mappings")
     )
@@ -50,7 +49,7 @@ def no_seqscan(session: Session, shared_data: Path) -> Session:
     ("query", "index"),
     [
         (
-            lambda s: PciControlRepository(s).get_by_control_id("8.2.4"),
+            lambda s: PciControlRepository(s).get_by_control_id("8.2.6"),
             "uq_pci_dss_controls_control_id",
         ),
         (
@@ -109,7 +108,7 @@ def test_search_reads_term_statistics_by_key_and_gathers_rows_through_its_index(
 
 
 def test_rules_naming_a_control_can_use_the_metadata_index(no_seqscan: Session) -> None:
-    plans = _plans(no_seqscan, lambda: AwsConfigRuleRepository(no_seqscan).for_control("3.4"))
+    plans = _plans(no_seqscan, lambda: AwsConfigRuleRepository(no_seqscan).for_control("3.5.1"))
     assert len(plans) == 1
     assert "Bitmap Index Scan on ix_aws_config_rules_guidance_metadata" in plans[0], plans[0]
 

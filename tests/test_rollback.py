@@ -1,6 +1,7 @@
 """Rolling back one table removes that table only: every other table stays byte-identical (rows,
-indexes, RLS, policies, grants, import history), commands name the missing table, and `migrate`
-brings it back."""
+indexes, RLS, policies, grants, import history), every object of the schema that is not the
+table's own (triggers, functions, the ``sentinel_db`` schema and its tables, grants) stays as it
+was, commands name the missing table, and `migrate` brings the whole schema back exactly."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from sentinel_db.importers import ImportOptions, import_directory
 from sentinel_db.records.models import ALL_TABLES
 from sentinel_db.runtime.db import Database
 from sentinel_db.schema import lints, migrations
+from sentinel_db.schema.migrations import VERSION_TABLE
 from tests.cli_helpers import run_cli
 from tests.conftest import EXAMPLES
+from tests.schema_dump import mentioning, schema_entries
 from tests.supabase import conninfo, make_supabase_like
 
 # Everything about one table that a rollback of another must leave alone.
@@ -51,6 +54,26 @@ def _state(db: Database) -> dict[str, dict[str, list[tuple[object, ...]]] | None
         return {name: None if q is None else _snapshot(conn, q) for name, q in where.items()}
 
 
+def _bookkeeping_rows(db: Database, table: str) -> dict[str, list[str]]:
+    """Rows of every table in ``sentinel_db`` not about ``table`` (data versions, statistics)."""
+    found: dict[str, list[str]] = {}
+    with db.engine.connect() as conn:
+        names = conn.execute(
+            text(
+                "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables"
+                " WHERE schemaname = 'sentinel_db' AND tablename NOT LIKE :own"
+                # Which revisions are applied changes by design; migrate puts it back.
+                " AND tablename NOT LIKE '%alembic_version' ORDER BY 1"
+            ),
+            {"own": f"{table}%"},
+        ).scalars()
+        for name in list(names):
+            # ``name`` comes from the catalog; the rows that name the table are its own.
+            rows = conn.execute(text(f"SELECT t::text FROM {name} t ORDER BY 1")).scalars()
+            found[name] = [r for r in rows if table not in r]
+    return found
+
+
 def test_rolling_back_each_table_leaves_the_others_identical_and_migrate_restores_it(
     server_url: URL,
     fresh_database: URL,
@@ -70,6 +93,9 @@ def test_rolling_back_each_table_leaves_the_others_identical_and_migrate_restore
 def _roll_back_and_restore(db: Database, table: str, capsys: pytest.CaptureFixture[str]) -> None:
     before = _state(db)
     others = {k: v for k, v in before.items() if k != table}
+    schema = schema_entries(db.url)
+    own = mentioning(schema, table)
+    bookkeeping = _bookkeeping_rows(db, table)
 
     result = run_cli(capsys, "db", "rollback", table, "--yes")
     assert result.exit_code == 0, result.output
@@ -77,12 +103,22 @@ def _roll_back_and_restore(db: Database, table: str, capsys: pytest.CaptureFixtu
     after = _state(db)
     assert after[table] is None
     assert {k: v for k, v in after.items() if k != table} == others, table
+    # Statement by statement: exactly the table's own objects are gone, nothing else changed.
+    # (Alembic's version table follows the bookkeeping branch; `migrate` must put it back.)
+    rolled_back = schema_entries(db.url)
+    assert own and mentioning(rolled_back, table) == {}
+    assert rolled_back - mentioning(rolled_back, VERSION_TABLE) == (
+        schema - own - mentioning(schema, VERSION_TABLE)
+    ), table
+    assert _bookkeeping_rows(db, table) == bookkeeping, table
 
     stats = run_cli(capsys, "stats")
     assert stats.exit_code != 0 and "Traceback" not in stats.output
     assert table in stats.stderr and "sentinel-db migrate" in stats.stderr
 
     assert run_cli(capsys, "migrate").exit_code == 0
+    assert schema_entries(db.url) == schema, table
+    assert _bookkeeping_rows(db, table) == bookkeeping, table
     restored = _state(db)
     assert {k: v for k, v in restored.items() if k != table} == others, table
     back, was = restored[table], before[table]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from sentinel_db.config import load_settings, mask_url, parse_database_url
 from sentinel_db.errors import ConfigError
@@ -133,4 +132,6 @@ def test_remote_hosts_default_to_ssl_but_localhost_and_explicit_modes_do_not() -
         parse_database_url("postgresql://u@db.example.com/d?sslmode=disable"), s
     )
     assert "sslmode" not in explicit.connect_args and explicit.url.query["sslmode"] == "disable"
-    assert make_url("postgresql://x@y/z")  # sanity: parser available
+    chosen = parse_database_url("postgresql://u@db.example.com/d?sslmode=verify-full")
+    assert "sslmode" not in plan_connection(chosen, s).connect_args  # the URL's own mode wins
+    assert plan_connection(chosen, s).url.query["sslmode"] == "verify-full"

@@ -8,12 +8,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from sentinel_db.errors import ConfigError
+from sentinel_db.redact import remember_secret
 
 ENV_FILE_VARIABLE = "SENTINEL_DB_ENV_FILE"
 POOLER_PORT = 6543
@@ -32,8 +40,9 @@ def parse_database_url(raw: str, *, variable: str = "DATABASE_URL") -> URL:
     """
     try:
         url = make_url(raw.strip())
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"{variable} is not a valid database URL") from exc
+    except (ArgumentError, ValueError):
+        # Not chained: the parser's own message quotes the whole URL, password included.
+        raise ConfigError(f"{variable} is not a valid database URL") from None
     if url.drivername not in _POSTGRES_SCHEMES:
         raise ConfigError(
             f"{variable} must be a PostgreSQL URL (postgresql://...), not '{url.drivername}://'"
@@ -44,6 +53,7 @@ def parse_database_url(raw: str, *, variable: str = "DATABASE_URL") -> URL:
         raise ConfigError(f"{variable} has an invalid port") from exc
     if port is not None and not 0 < port < 65536:
         raise ConfigError(f"{variable} has an invalid port {port}")
+    remember_secret(url.password if isinstance(url.password, str) else None)
     if not url.database and "host" not in url.query:
         url = url.set(database="postgres")
     return url.set(drivername="postgresql+psycopg")
@@ -233,22 +243,37 @@ class Settings(BaseSettings):
         return mask_url(self.url) if self.database_url else "(embedded PostgreSQL)"
 
     def secrets(self) -> list[str]:
-        """Every secret value in these settings (for scrubbing output)."""
+        """Every secret value in these settings (for scrubbing output).
+
+        Each ``SecretStr`` field counts, whatever its name (a URL by its password, the rest of
+        it being fit to show): a new secret setting is covered without being listed here.
+        """
         found: list[str] = []
-        for url in (self.url, self.read_url):
-            if url is not None and url.password:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, SecretStr) or not value.get_secret_value():
+                continue
+            raw = value.get_secret_value()
+            try:
+                url: URL | None = make_url(raw.strip())
+            except (ArgumentError, ValueError):
+                url = None
+            if url is None:
+                found.append(raw)
+            elif url.password:
                 found.append(str(url.password))
-        for key in (
-            self.supabase_service_role_key,
-            self.supabase_anon_key,
-            self.embedding_api_key,
-        ):
-            if key is not None and key.get_secret_value():
-                found.append(key.get_secret_value())
+        # EMBEDDING_URL is shown masked, not secret as a whole; a password inside it is.
         embedding_password = urlsplit(self.embedding_url or "").password
         if embedding_password:
             found.append(embedding_password)
         return found
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Settings:
+        # From now on every library log record and error message masks these values.
+        for secret in self.secrets():
+            remember_secret(secret)
+        return self
 
     @property
     def masked_embedding_url(self) -> str:

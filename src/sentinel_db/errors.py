@@ -8,6 +8,8 @@ from enum import IntEnum
 import psycopg
 from sqlalchemy import exc as sa_exc
 
+from sentinel_db.redact import redact
+
 
 class ExitCode(IntEnum):
     """Process exit codes of the CLI (documented in docs/cli.md)."""
@@ -29,9 +31,11 @@ class SentinelDBError(Exception):
     exit_code: ExitCode = ExitCode.FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Redacted here, so no message or hint of ours can carry a password, whoever builds it.
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = redact(hint) if hint is not None else None
 
 
 class ConfigError(SentinelDBError):

@@ -95,11 +95,12 @@ def test_hybrid_search_fuses_both_sides_and_says_which_found_each_hit(
     assert by_key["10.2"].snippet.startswith("Audit logs")
     ranks = [h.rank for h in hits]
     assert ranks == sorted(ranks, reverse=True)
-    # The shipped glossary reaches the lexical side: it relates authentication to logging.
+    # The shipped glossary's "log in" and "log on" are phrases: "authentication" does not reach
+    # the audit-log control lexically, so only the vector side finds it.
     default = repo.search("authentication", 10, embedding=vectors["10.2"], model=MODEL)
     found = {h.record.control_id: h for h in default}
-    assert found["10.2"].found_by == "both"
-    assert found["10.2"].rank >= by_key["10.2"].rank
+    assert found["10.2"].found_by == "vector"
+    assert default[0].record.control_id in {"8.3", "8.4"} and default[0].found_by == "both"
 
 
 class _FixedEmbedder:

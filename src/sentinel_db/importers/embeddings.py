@@ -8,7 +8,6 @@ hash of the row's current text stored beside each vector.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +27,9 @@ from sentinel_db.records.embeddings import (
     index_statements,
     unindexed_dimensions_sql,
 )
+from sentinel_db.redact import library_logger
 
-log = logging.getLogger("sentinel_db.importers")
+log = library_logger("sentinel_db.importers")
 
 
 def make_stage(conn: psycopg.Connection[Any], spec: TableSpec, number: int) -> Stage:

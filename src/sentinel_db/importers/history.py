@@ -12,7 +12,6 @@ transaction pooler (session-level advisory locks would not).
 
 from __future__ import annotations
 
-import logging
 import sys
 import uuid
 from dataclasses import dataclass
@@ -27,9 +26,10 @@ from sentinel_db import __version__
 from sentinel_db.errors import MigrationError, SentinelDBError, translate
 from sentinel_db.importers.report import FileReport
 from sentinel_db.records.models import ImportRun, sql_name
+from sentinel_db.redact import library_logger
 from sentinel_db.runtime.db import Database
 
-log = logging.getLogger("sentinel_db.importers")
+log = library_logger("sentinel_db.importers")
 
 _VERSION_WIDTH = 32
 _UNDEFINED_TABLE = "42P01"

@@ -30,6 +30,7 @@ _SEARCH = SearchTable(
     table=PciControl.__table__,  # type: ignore[arg-type]
     key="control_id",
     snippet="chunk",
+    body="concat_ws(' ', t.chunk, t.requirement, t.metadata ->> 'control_category')",
     fields=CONTROL_FIELDS,
 )
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 from types import FunctionType
 from typing import Any
 
-from sentinel_db.records.models import AwsConfigRule, Base, PciControl
+from sentinel_db.records.models import Base
 from sentinel_db.records.rows import Record
 from sentinel_db.runtime.cache import of_session
 from sentinel_db.runtime.metrics import current_method
@@ -44,11 +44,6 @@ CACHED_READS = frozenset(
         "coverage",
     }
 )
-# Tables a read looks at besides its repository's own.
-_ALSO_READS: dict[str, tuple[str, ...]] = {
-    "rules_for_control": (AwsConfigRule.__tablename__,),
-    "coverage": (PciControl.__tablename__, AwsConfigRule.__tablename__),
-}
 _ORIGINAL = "__sentinel_original__"
 _record_of_model: dict[type[Base], type[Record]] = {}
 
@@ -74,7 +69,8 @@ def instrument(cls: type[Any]) -> None:
         func = getattr(attr, _ORIGINAL, attr)
         if inspect.isgeneratorfunction(func):
             continue  # their body runs after the call returns, outside any label
-        tables = (own, *_ALSO_READS.get(name, ())) if is_cached_read(name) else ()
+        # The cache adds every other table the read turns out to query (runtime.cache).
+        tables = (own,) if is_cached_read(name) else ()
         setattr(cls, name, _wrap(f"{cls.__name__}.{name}", func, tables))
 
 

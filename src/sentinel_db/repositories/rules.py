@@ -17,6 +17,7 @@ _SEARCH = SearchTable(
     table=AwsConfigRule.__table__,  # type: ignore[arg-type]
     key="config_rule",
     snippet="chunk",
+    body="concat_ws(' ', replace(t.config_rule, '-', ' '), t.chunk)",
     fields=RULE_FIELDS,
 )
 

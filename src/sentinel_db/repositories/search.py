@@ -129,8 +129,9 @@ _RANK_SQL = """
 WITH q AS (
     SELECT * FROM unnest(CAST(:lexemes AS text[]), CAST(:scale AS float8[])) AS q(term, scale)
 ), pq AS (
-    SELECT * FROM unnest(CAST(:phrases AS tsquery[]), CAST(:phrase_scale AS float8[]))
-        AS pq(query, scale)
+    SELECT * FROM unnest(CAST(:phrases AS tsquery[]), CAST(:phrase_scale AS float8[]),
+                         CAST(:phrase_pattern AS text[]))
+        AS pq(query, scale, pattern)
 ), candidates AS MATERIALIZED (
     SELECT t.id, t.{key} AS key, t.search_vector AS vector,
            :k1 * (1 - :b + :b * length(t.search_vector) / :avg_length) AS norm
@@ -153,8 +154,12 @@ WITH q AS (
     UNION ALL
     SELECT c.id, c.key, pq.scale / (1 + c.norm)
     FROM candidates c JOIN pq ON c.vector @@ pq.query
+    WHERE pq.pattern IS NULL
+       OR EXISTS (SELECT FROM {table} t WHERE t.id = c.id AND lower({body}) ~ pq.pattern)
 ), scored AS (
-    SELECT id, key, sum(part) AS score FROM parts GROUP BY id, key
+    -- Rounded: the order of a float sum varies with the plan, and rows of equal score must
+    -- tie (and fall back to their key) whichever plan scored them.
+    SELECT id, key, round(sum(part)::numeric, 9)::float8 AS score FROM parts GROUP BY id, key
 ), top AS (
     SELECT id, score, key = ANY (CAST(:named AS text[])) AS named,
            count(*) OVER () AS matched
@@ -178,6 +183,7 @@ class SearchTable:
     key: str
     snippet: str
     fields: FieldWeights
+    body: str  # the row's words as SQL over ``t``, for glossary entries matched verbatim
 
 
 def _ids_under(session: Session, table: str, control_ids: Sequence[str]) -> list[Signal]:
@@ -264,6 +270,7 @@ def ranked_search(
         table=source.table.name,
         key=source.key,
         snippet=source.snippet,
+        body=source.body,
         filters=filters,
     )
     result = (
@@ -274,8 +281,10 @@ def ranked_search(
                 "scale": [s.scale(docs) for s in lexemes],
                 "phrases": [s.match for s in phrases],
                 "phrase_scale": [s.scale(docs) for s in phrases],
+                "phrase_pattern": [s.pattern for s in phrases],
                 "gather": _any_of(gather),
-                "highlight": _any_of(signals),
+                # A verbatim entry's tsquery lacks its stop words: it would mark other text.
+                "highlight": _any_of([s for s in signals if s.pattern is None]),
                 "k1": K1,
                 "b": B,
                 "avg_length": analysis.avg_length,
@@ -306,7 +315,8 @@ def ranked_search(
     heaviest = max(fields.a, fields.b, fields.c, fields.d, 1.0)
     bound = sum(s.scale(docs) * heaviest for s in left_out)
     capped = docs > EXACT_ROWS and matched >= candidates
-    exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank >= bound))
+    # Strictly above: a left-out row reaching the same score could sort before it by key.
+    exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank > bound))
     words = typed_words(session, parsed.ranking_text, analysis.typed) if not hits else ()
     return SearchResult(
         hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed, words=words

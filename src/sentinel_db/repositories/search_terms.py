@@ -2,13 +2,18 @@
 
 PostgreSQL's English configuration stems the query (so ``rotated keys`` and ``key rotation`` are
 the same two lexemes); a glossary entry applies when all of its lexemes are in the query, in any
-order. Each result is a :class:`Signal` with the document frequency that ranking weighs it by.
+order. An entry some of whose words the English configuration drops (``log in``, ``at rest``,
+``turn off``) would otherwise shrink to its other words (``log``, ``rest``, ``turn``), so it is
+kept whole: it is named only when the query holds its words in a row, stop words included, and it
+matches only rows whose text holds them so (:attr:`Signal.pattern`). Each result is a
+:class:`Signal` with the document frequency that ranking weighs it by.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,13 +36,16 @@ class Signal:
     """One thing a row can match: a lexeme, or words that must stand close together.
 
     ``match`` is its tsquery text. The document frequency of a group of words is taken as
-    that of its rarest word (it cannot be more common), so its idf errs low.
+    that of its rarest word (it cannot be more common), so its idf errs low. ``pattern``, when
+    set, is a regular expression the row's text must also match: the words of a glossary entry
+    whose stop words the English configuration drops, in their order.
     """
 
     match: str
     weight: float
     df: int
     lexeme: str | None = None
+    pattern: str | None = None
 
     def idf(self, docs: int) -> float:
         """BM25's inverse document frequency (never negative)."""
@@ -63,6 +71,25 @@ class _Entry:
     group: int
     lexemes: frozenset[str]
     phrase: str
+    words: tuple[str, ...] | None = None  # set when the English configuration drops a word
+
+    @property
+    def pattern(self) -> str | None:
+        """The entry's words in order, as a PostgreSQL regular expression (whole words)."""
+        if self.words is None:
+            return None
+        return "(^|[^[:alnum:]])" + "[^[:alnum:]]+".join(self.words) + "([^[:alnum:]]|$)"
+
+    def named_by(self, lexemes: frozenset[str], words: str) -> bool:
+        """Whether a query with these ``lexemes`` (and these ``words``) names this entry."""
+        if not self.lexemes <= lexemes:
+            return False
+        return self.words is None or f" {' '.join(self.words)} " in words
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    """The words of ``text``, lower-cased, as the glossary's verbatim match sees them."""
+    return tuple(re.findall(r"[^\W_]+", text.lower()))
 
 
 def quoted(lexeme: str) -> str:
@@ -75,7 +102,12 @@ _STEMMED: dict[Glossary, tuple[_Entry, ...]] = {}
 
 
 def stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
-    """The glossary's entries as lexeme sets and phrase queries (once per glossary)."""
+    """The glossary's entries as lexeme sets and phrase queries (once per glossary).
+
+    An entry is marked verbatim (its ``words`` kept) when its English form holds fewer word
+    positions than its words: a stop word was dropped, and the phrase query alone would not
+    say where.
+    """
     key = glossary
     cached = _STEMMED.get(key)
     if cached is not None:
@@ -84,15 +116,23 @@ def stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
     rows = session.execute(
         text(
             "SELECT e.i, ARRAY(SELECT lexeme FROM unnest(to_tsvector('english', s.txt))),"
-            " phraseto_tsquery('english', s.txt)::text"
+            " phraseto_tsquery('english', s.txt)::text,"
+            " (SELECT count(*) FROM unnest(to_tsvector('english', s.txt)) u, unnest(u.positions))"
+            " < (SELECT count(*) FROM unnest(to_tsvector('simple', s.txt)) u, unnest(u.positions))"
+            " AS lossy"
             f" FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS e(raw, i),"
             f" LATERAL (SELECT {SPLIT.format('e.raw')} AS txt) s"
         ),
         {"texts": [e for _, e in entries]},
     ).all()
     stemmed = tuple(
-        _Entry(group=entries[i - 1][0], lexemes=frozenset(lexemes), phrase=phrase)
-        for i, lexemes, phrase in rows
+        _Entry(
+            group=entries[i - 1][0],
+            lexemes=frozenset(lexemes),
+            phrase=phrase,
+            words=words_of(entries[i - 1][1]) if lossy else None,
+        )
+        for i, lexemes, phrase, lossy in rows
         if lexemes
     )
     if len(_STEMMED) > 16:
@@ -101,15 +141,18 @@ def stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
     return stemmed
 
 
-def _expansions(entries: Sequence[_Entry], query: frozenset[str]) -> list[_Entry]:
-    """Entries equivalent to what the query names, less what it already says."""
-    named = [e for e in entries if e.lexemes <= query]
-    groups = {e.group for e in named}
-    seen: set[frozenset[str]] = set()
+def _expansions(entries: Sequence[_Entry], query: frozenset[str], text: str) -> list[_Entry]:
+    """Entries equivalent to what the query (lexemes ``query``, words ``text``) names, less
+    what it already says."""
+    words = f" {' '.join(words_of(text))} "
+    said = {e for e in entries if e.named_by(query, words)}
+    groups = {e.group for e in said}
+    seen: set[tuple[frozenset[str], str | None]] = set()
     found = []
     for entry in entries:
-        if entry.group in groups and not entry.lexemes <= query and entry.lexemes not in seen:
-            seen.add(entry.lexemes)
+        key = (entry.lexemes, entry.pattern)
+        if entry.group in groups and entry not in said and key not in seen:
+            seen.add(key)
             found.append(entry)
     return found
 
@@ -172,7 +215,7 @@ def analyse(
     typed = tuple(r.lexeme for r in rows)
     by_lexeme = {r.lexeme: Signal(quoted(r.lexeme), 1.0, int(r.df), r.lexeme) for r in rows}
     signals: list[Signal] = [s for s in by_lexeme.values() if s.df > 0] + _pairs(rows)
-    expansions = _expansions(stem_glossary(session, glossary), said)
+    expansions = _expansions(stem_glossary(session, glossary), said, context)
     wanted = sorted({x for e in expansions for x in e.lexemes} - set(by_lexeme))
     dfs = (
         {
@@ -183,17 +226,19 @@ def analyse(
         else {}
     )
     dfs.update({t: s.df for t, s in by_lexeme.items()})
-    phrases: set[str] = set()
+    phrases: set[tuple[str, str | None]] = set()
     for entry in expansions:
         counts = [dfs.get(x, 0) for x in entry.lexemes]
         if not all(counts):
             continue
-        if len(entry.lexemes) == 1:
+        if len(entry.lexemes) == 1 and entry.pattern is None:
             (lexeme,) = entry.lexemes
             if lexeme not in by_lexeme:
                 by_lexeme[lexeme] = Signal(quoted(lexeme), EXPANSION_WEIGHT, counts[0], lexeme)
                 signals.append(by_lexeme[lexeme])
-        elif entry.phrase not in phrases:
-            phrases.add(entry.phrase)
-            signals.append(Signal(entry.phrase, EXPANSION_WEIGHT, min(counts)))
+        elif (entry.phrase, entry.pattern) not in phrases:
+            phrases.add((entry.phrase, entry.pattern))
+            signals.append(
+                Signal(entry.phrase, EXPANSION_WEIGHT, min(counts), pattern=entry.pattern)
+            )
     return Analysis(typed=typed, signals=signals, docs=docs, avg_length=avg_length)

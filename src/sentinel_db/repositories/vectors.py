@@ -7,7 +7,6 @@ same expression, ``embedding::vector(N)`` with ``dimensions = N``, both as liter
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,6 +31,7 @@ from sentinel_db.records.embeddings import (
     index_kind,
     vector_literal,
 )
+from sentinel_db.redact import library_logger
 from sentinel_db.schema.vector_indexes import build_missing_indexes
 
 # Candidates the HNSW search keeps while walking the graph (pgvector's default is 40); raised to
@@ -41,7 +41,7 @@ MAX_LIMIT: Final = 1000
 _UPSERT_BATCH: Final = 1000
 _UNDEFINED_TABLE: Final = "42P01"
 _NOT_OWNER: Final = "42501"
-log = logging.getLogger("sentinel_db.vectors")
+log = library_logger("sentinel_db.vectors")
 
 
 def _run(session: Session, action: str, statement: Any, params: Any = None) -> Any:

@@ -8,23 +8,32 @@ repeated reads from memory. An entry is used only by a unit of work that saw exa
 versions it was stored under, so nothing older than the last commit that unit of work could see
 is ever returned, whichever process or machine wrote it.
 
+An entry depends on every table its read actually queried: while the read runs, each
+statement sent on the unit of work's connection is scanned for the names of the versioned
+tables, so a read that joins or counts another table (``coverage``, ``rules_for_control``) is
+invalidated by a write to it without anyone listing it. A read that touches a table with no
+version is not cached.
+
 Cached values are deeply immutable: ORM rows become frozen records, and their JSON fields
 read-only (see :mod:`sentinel_db.runtime.frozen`).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import MigrationError, NotFoundError, translate
+from sentinel_db.records.models import ALL_TABLES
 from sentinel_db.runtime.frozen import FrozenDict, FrozenList, Unfreezable, freeze, size_of
 from sentinel_db.runtime.metrics import CacheFigures, labelled
 
@@ -32,6 +41,7 @@ SESSION_KEY = "sentinel_db.cache"
 VERSION_CHECK = "cache.version_check"
 _VERSIONS = text("SELECT table_name, version FROM sentinel_db.data_versions")
 _UNDEFINED = frozenset({"42P01", "3F000"})  # no such table / schema: not migrated yet
+_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 Dependencies = tuple[tuple[str, int], ...]
 
@@ -71,11 +81,12 @@ class RepositoryCache:
                 self._drop(key)
                 self.invalidations += 1
 
-    def get(self, key: Hashable, depends: Dependencies) -> tuple[bool, Any]:
-        """``(True, value)`` when ``key`` was stored under exactly ``depends``."""
+    def get(self, key: Hashable, versions: Mapping[str, int]) -> tuple[bool, Any]:
+        """``(True, value)`` when ``key`` was stored under exactly these ``versions`` of the
+        tables it depends on."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry.depends != depends:
+            if entry is None or any(versions.get(t) != v for t, v in entry.depends):
                 self.misses += 1
                 return False, None
             self._entries.move_to_end(key)
@@ -156,19 +167,26 @@ class UnitOfWorkCache:
         return self._versions
 
     def call(self, key: Hashable, tables: tuple[str, ...], compute: Callable[[], Any]) -> Any:
-        """The cached result for ``key``, else ``compute()`` frozen and stored."""
+        """The cached result for ``key``, else ``compute()`` frozen and stored.
+
+        The entry depends on ``tables`` and on every table the computation queried.
+        """
         versions = self.versions()
-        if any(t not in versions for t in tables):
-            return compute()  # a table without a version cannot be tracked: never cache it
-        depends = tuple((t, versions[t]) for t in tables)
-        found, value = self.cache.get(key, depends)
+        found, value = self.cache.get(key, versions)
         if not found:
+            read = set(tables)
             try:
-                result = compute()
+                with self._watching(read):
+                    result = compute()
             except NotFoundError as exc:
                 # "No such key" is an answer too, and as cacheable as a row.
-                self.cache.put(key, depends, _Missing(exc.message, exc.hint))
+                depends = _depends(read, versions)
+                if depends is not None:
+                    self.cache.put(key, depends, _Missing(exc.message, exc.hint))
                 raise
+            depends = _depends(read, versions)
+            if depends is None:
+                return result  # a table without a version cannot be tracked: never cache it
             try:
                 value = freeze(result)
             except Unfreezable:
@@ -177,6 +195,30 @@ class UnitOfWorkCache:
         if isinstance(value, _Missing):
             raise NotFoundError(value.message, hint=value.hint)
         return _thaw(value)
+
+    @contextmanager
+    def _watching(self, read: set[str]) -> Iterator[None]:
+        """Add to ``read`` the tables named by each statement run on this unit's connection."""
+        connection = self.session.connection()
+
+        def _note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            read.update(_TABLES.intersection(_NAME.findall(statement.lower())))
+
+        event.listen(connection, "before_cursor_execute", _note)
+        try:
+            yield
+        finally:
+            event.remove(connection, "before_cursor_execute", _note)
+
+
+_TABLES = frozenset(ALL_TABLES)
+
+
+def _depends(read: set[str], versions: Mapping[str, int]) -> Dependencies | None:
+    """The versions of the tables read (sorted), or None when one of them has none."""
+    if any(t not in versions for t in read):
+        return None
+    return tuple(sorted((t, versions[t]) for t in read))
 
 
 @dataclass(frozen=True)

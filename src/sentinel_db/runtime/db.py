@@ -6,7 +6,6 @@ starts the embedded server and migrates it on first use.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from sentinel_db.errors import (
     missing_at_connect,
     translate,
 )
+from sentinel_db.redact import library_logger
 from sentinel_db.runtime.cache import RepositoryCache
 from sentinel_db.runtime.cache import attach as attach_cache
 from sentinel_db.runtime.engine import (  # re-exported: callers know them from here
@@ -39,7 +39,7 @@ from sentinel_db.runtime.metrics import MetricsSnapshot, metrics_of, note_failur
 from sentinel_db.runtime.query_vectors import SESSION_KEY as EMBEDDER_KEY
 from sentinel_db.runtime.query_vectors import QueryEmbedder
 
-log = logging.getLogger("sentinel_db.db")
+log = library_logger("sentinel_db.db")
 
 __all__ = [
     "ConnectionPlan",

@@ -17,11 +17,12 @@ import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 
-from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url
+from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url, mask_url
 from sentinel_db.errors import describe_connect_error, is_permanent_connect_error
+from sentinel_db.redact import library_logger, remember_secret
 from sentinel_db.runtime.metrics import metrics_of
 
-log = logging.getLogger("sentinel_db.db")
+log = library_logger("sentinel_db.db")
 
 APPLICATION_NAME = "sentinel-db"
 _BACKOFF_BASE = 0.25
@@ -57,6 +58,7 @@ def plan_connection(url: URL, settings: Settings) -> ConnectionPlan:
 def _install_retry(engine: Engine, retries: int) -> None:
     """Retry transient connect failures with exponential backoff and jitter."""
     metrics = metrics_of(engine)
+    target = mask_url(engine.url)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
@@ -72,9 +74,10 @@ def _install_retry(engine: Engine, retries: int) -> None:
                     metrics.count("connect_failures")
                     # Log the last try too, so the log accounts for every attempt made.
                     log.warning(
-                        "connection attempt %d of %d failed (%s); giving up",
+                        "connection attempt %d of %d to %s failed (%s); giving up",
                         attempt + 1,
                         retries + 1,
+                        target,
                         describe_connect_error(exc),
                     )
                     raise
@@ -82,8 +85,9 @@ def _install_retry(engine: Engine, retries: int) -> None:
                 attempt += 1
                 metrics.count("connect_retries")
                 log.warning(
-                    "connection attempt %d failed (%s); retrying in %.2fs",
+                    "connection attempt %d to %s failed (%s); retrying in %.2fs",
                     attempt,
+                    target,
                     describe_connect_error(exc),
                     delay,
                 )
@@ -92,6 +96,7 @@ def _install_retry(engine: Engine, retries: int) -> None:
 
 def create_db_engine(url: URL, settings: Settings, *, pool: bool = True) -> Engine:
     """A new pooled engine for ``url`` configured from ``settings``."""
+    remember_secret(url.password if isinstance(url.password, str) else None)
     plan = plan_connection(url, settings)
     kwargs: dict[str, Any] = {
         "connect_args": plan.connect_args,

@@ -8,7 +8,6 @@ new revision follows are in ARCHITECTURE.md ("The revision history").
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,10 +24,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from alembic import command
 from sentinel_db.errors import MigrationError, translate
 from sentinel_db.records.models import ALL_TABLES, SCHEMA_BY_TABLE, Base
+from sentinel_db.redact import library_logger
 from sentinel_db.schema import environments, vector_indexes
 from sentinel_db.schema.environments import CORE, VECTORS, Environment
 
-log = logging.getLogger("sentinel_db.migrations")
+log = library_logger("sentinel_db.migrations")
 
 # Re-exported: callers and tests know them from here.
 VERSION_TABLE = environments.VERSION_TABLE

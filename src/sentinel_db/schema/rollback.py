@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from alembic.script import Script
+from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, text
 
@@ -100,7 +101,7 @@ def plan_rollback(
         assert to is not None
         try:
             keep = set() if to == "base" else migrations.ancestors((to,))
-        except CommandError as exc:
+        except (CommandError, RevisionError) as exc:  # an unknown revision
             raise UsageError(f"cannot roll back to {to}: {exc}") from exc
         remove = applied - keep
         target = to

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Final
 
 from sqlalchemy import Engine
@@ -19,9 +18,10 @@ from sentinel_db.records.embeddings import (
     missing_extension_message,
     unindexed_dimensions_sql,
 )
+from sentinel_db.redact import library_logger
 
 _NOT_OWNER: Final = "42501"
-log = logging.getLogger("sentinel_db.vectors")
+log = library_logger("sentinel_db.vectors")
 
 
 def build_missing_indexes(

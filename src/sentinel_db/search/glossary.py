@@ -2,8 +2,10 @@
 
 A glossary is a list of groups of equivalent expressions (``["mfa", "multi-factor
 authentication", "2fa"]``). When a query names any entry of a group (all of the entry's words,
-stemmed, in any order), the other entries are searched too, at a lower weight than the words
-typed (see :mod:`sentinel_db.repositories.search_terms`). It is applied to the query, so it
+stemmed, in any order), the other entries are searched too, as phrases, at a lower weight than
+the words typed (see :mod:`sentinel_db.repositories.search_terms`). An entry with a stop word
+(``log in``) is named by, and matches, only those words in that order: it never shrinks to
+``log``. It is applied to the query, so it
 works on any PostgreSQL (Supabase included) without dictionary files on the server.
 
 The glossary shipped in this package (``glossary.json``) can be extended with a file of the same
