@@ -127,9 +127,16 @@ def track_table(table: str) -> None:
 def untrack_table(table: str) -> None:
     """Drop ``table``'s trigger; the shared objects go too once no table uses them.
 
-    The version row stays while they do: numbers only ever grow, so a cache never mistakes
-    old for new.
+    The version row stays while they do, one step on: numbers only ever grow, so a cache never
+    mistakes old for new, not even for the empty table ``migrate`` creates again.
     """
+    op.execute(
+        "DO $$\nBEGIN\n"
+        "  IF to_regclass('sentinel_db.data_versions') IS NOT NULL THEN\n"
+        "    UPDATE sentinel_db.data_versions SET version = version + 1, changed_at = now()"
+        f" WHERE table_name = '{table}';\n"
+        "  END IF;\nEND $$"
+    )
     op.execute(f"DROP TRIGGER IF EXISTS sentinel_db_data_version ON {table}")
     op.execute(
         "DO $$\nBEGIN\n"
