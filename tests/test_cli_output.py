@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -226,3 +228,16 @@ def test_reject_file_round_trip_fix_and_reimport_all_land(
     listed = json.loads(run_cli(capsys, "data", "list", "controls", "--format", "json").stdout)
     assert [r["control_id"] for r in listed] == ["1.1", "1.2", "2.1", "9.9"]
     assert listed[-1]["metadata"] == {"x": [1, 2]}
+
+
+def test_the_cli_log_handler_writes_to_stderr_as_it_is_now(
+    capsys: Capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENTINEL_DB_EMBEDDED_DIR", str(tmp_path / "never-used"))
+    assert run_cli(capsys, "embedded", "status").exit_code == 0  # sets up the CLI's logging
+    now = io.StringIO()  # as when the stream of the run before is gone (closed, captured)
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stderr", now)
+        logging.getLogger("sentinel_db.test").warning("still heard")
+    assert "still heard" in now.getvalue()
+    assert "Logging error" not in capsys.readouterr().err

@@ -86,7 +86,7 @@ def _load(session: Session, controls: Path, rules: Path, mappings: Path) -> None
     PciAwsConfigMappingRepository(session).upsert_many(read_csv(mappings))
 
 
-@pytest.fixture(params=["sample", "pci-dss-3.2.1"])
+@pytest.fixture(params=["sample", pytest.param("pci-dss-3.2.1", marks=pytest.mark.shared_data)])
 def data_set(request: pytest.FixtureRequest, session: Session) -> Session:
     if request.param == "sample":
         _load(

@@ -6,7 +6,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -90,6 +90,23 @@ class CliState:
         return self._database
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, not when the handler was made:
+    a caller that swaps stderr (a test capturing output, a wrapper) never leaves it writing to a
+    closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 _handler: logging.Handler | None = None
 
 
@@ -98,7 +115,7 @@ def _configure_logging(settings: Settings, state: CliState) -> None:
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
-    _handler = logging.StreamHandler(sys.stderr)
+    _handler = _StderrHandler()
     _handler.setFormatter(_Formatter())
     _handler.addFilter(_Scrubber(state.secrets))
     root.addHandler(_handler)
