@@ -113,3 +113,17 @@ def test_nothing_but_the_cli_imports_typer_or_rich(unit: str) -> None:
             if isinstance(n, ast.ImportFrom) and n.module
         }
         assert not names & {"typer", "rich", "click"}, path
+
+
+def test_every_library_logger_is_made_by_the_redacting_factory() -> None:
+    """A logger made with plain ``logging.getLogger`` would pass secrets to its handlers."""
+    plain = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "redact.py" and "cli" not in path.relative_to(PACKAGE).parts
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func) == "logging.getLogger"
+        and any("sentinel_db" in ast.unparse(arg) for arg in node.args)
+    ]
+    assert plain == []

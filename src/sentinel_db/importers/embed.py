@@ -15,7 +15,6 @@ failed. While a run lives it holds the run's advisory lock, so a killed run is l
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,9 +36,10 @@ from sentinel_db.records.embeddings import (
     vectors_installed,
 )
 from sentinel_db.records.models import ImportRun
+from sentinel_db.redact import library_logger
 from sentinel_db.repositories.vectors import VectorStore
 
-log = logging.getLogger("sentinel_db.embeddings")
+log = library_logger("sentinel_db.embeddings")
 
 DEFAULT_BATCH = 64
 Progress = Callable[[str, int, int], None]  # table, rows done, rows to do

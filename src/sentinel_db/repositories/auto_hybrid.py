@@ -10,7 +10,6 @@ search answers lexically with ``mode = "lexical-fallback"``: it counts the fallb
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -20,11 +19,12 @@ from typing import Any, Final
 from sentinel_db.errors import ConfigError, EmbeddingProviderError
 from sentinel_db.records.embeddings import is_embedder
 from sentinel_db.records.rows import SearchMode
+from sentinel_db.redact import library_logger
 from sentinel_db.repositories.vectors import VectorStore
 from sentinel_db.runtime.metrics import metrics_of
 from sentinel_db.runtime.query_vectors import SESSION_KEY
 
-log = logging.getLogger("sentinel_db.search")
+log = library_logger("sentinel_db.search")
 WARN_EVERY: Final = 60.0
 _warned_at: dict[str, float] = {}
 _warn_lock = threading.Lock()

@@ -11,7 +11,6 @@ masked URL; the API key travels only in the ``Authorization`` header and is neve
 
 from __future__ import annotations
 
-import logging
 import math
 import random
 import time
@@ -22,11 +21,12 @@ from urllib.parse import urlsplit, urlunsplit
 from sentinel_db.config import Settings, mask_http_url
 from sentinel_db.errors import ConfigError, EmbeddingProviderError
 from sentinel_db.records.embeddings import check_vector
+from sentinel_db.redact import library_logger
 
 if TYPE_CHECKING:
     import httpx
 
-log = logging.getLogger("sentinel_db.embeddings")
+log = library_logger("sentinel_db.embeddings")
 
 RETRIES: Final = 3
 BACKOFF_SECONDS: Final = 0.5
