@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 
 from sentinel_db.config import load_settings
-from sentinel_db.errors import MigrationError, UsageError
+from sentinel_db.errors import ConnectionFailedError, MigrationError, UsageError
 from sentinel_db.records.models import ALL_TABLES
 from sentinel_db.runtime.db import Database
 from sentinel_db.schema import migrations
-from sentinel_db.schema.rollback import _creator, plan_rollback, run_rollback
+from sentinel_db.schema.rollback import _creator, _rows_lost, plan_rollback, run_rollback
 
 LABELS = {
     "pci_dss_controls": "pci_dss_controls",
@@ -112,3 +113,12 @@ def test_running_a_revision_plan_leaves_the_database_at_that_revision(fresh_data
         assert migrations.upgrade(engine).up_to_date
     finally:
         engine.dispose()
+
+
+def test_losing_the_server_while_counting_the_rows_at_stake_says_so() -> None:
+    # Port 1 on loopback: nothing listens, so the connection is refused at once.
+    unreachable = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/postgres")
+    lost = [migrations.RevisionInfo("0001", "controls", ("pci_dss_controls",))]
+    with pytest.raises(ConnectionFailedError) as caught:
+        _rows_lost(unreachable, lost)
+    assert caught.value.message.startswith("count rows: ")
