@@ -9,10 +9,11 @@ from typing import Any
 import psycopg
 
 from sentinel_db.config import get_settings
+from sentinel_db.errors import ConnectionFailedError
 from sentinel_db.importers import history as history
 from sentinel_db.importers.copy_failure import locate_refused_row
 from sentinel_db.importers.embeddings import make_stage, stale_vectors
-from sentinel_db.importers.reader import CsvStream
+from sentinel_db.importers.reader import CsvStream, FileProblem
 from sentinel_db.importers.rejects import RejectSink, SourceFormat
 from sentinel_db.importers.report import (
     PHASE_CHECKS,
@@ -155,6 +156,23 @@ class FileJob:
         self, stream: CsvStream, checker: RowChecker, batch_size: int, event: ProgressEvent
     ) -> None:
         """Check each row and COPY the good ones into staging, in batches."""
+        try:
+            self._copy_rows(stream, checker, batch_size, event)
+        except (psycopg.Error, FileProblem, Aborted):
+            raise
+        except Exception as exc:
+            # A connection killed mid-COPY (through a pooler, say) can surface from the driver
+            # as something other than its own error; it is still a lost connection.
+            if self.conn.closed or self.conn.broken:
+                raise ConnectionFailedError(
+                    "connection to the database was lost during COPY; nothing of this file was"
+                    " written"
+                ) from exc
+            raise
+
+    def _copy_rows(
+        self, stream: CsvStream, checker: RowChecker, batch_size: int, event: ProgressEvent
+    ) -> None:
         report = self.report
         with self.conn.cursor() as cur, cur.copy(self.stage.copy_statement()) as copy:
             batch: list[tuple[Any, ...]] = []
