@@ -46,6 +46,8 @@ def test_an_unclosed_quote_is_just_a_word_boundary() -> None:
         ("version 8 or 8. or .8.3", ()),
         ("8.3.6.1.2 is too deep", ()),
         ('"8.3.6" twice 8.3.6', ("8.3.6",)),
+        ("inbound from 10.0.0.1 or 0.0.0.0/0 to 8.2", ("8.2",)),
+        ("the 10.10.1.0/24 subnet", ()),
     ],
 )
 def test_control_ids_are_picked_out_whole(text: str, ids: tuple[str, ...]) -> None:

@@ -120,3 +120,15 @@ def test_every_snippet_of_every_question_is_whole_words_of_its_row(data_set: Ses
                 problems.append(f"{question!r}: {why}\n  snippet: {hit.snippet}")
     assert checked > len(questions)
     assert not problems, f"{len(problems)} of {checked} snippets:\n" + "\n".join(problems[:10])
+
+
+def test_a_hit_found_only_by_its_vector_shows_whole_words_of_its_row(data_set: Session) -> None:
+    from sentinel_db.repositories.hybrid import excerpt
+
+    # A long text whose 30th word is a hyphenated compound, with runs of spaces and a newline.
+    long = " ".join(f"word{i}" for i in range(29)) + " non-console  access\nis encrypted " * 3
+    texts = [long, *(c.chunk for c in PciControlRepository(data_set).iter_all())]
+    texts += [r.chunk for r in AwsConfigRuleRepository(data_set).iter_all()]
+    problems = [(t[:60], why) for t in texts if (why := _unfaithful(t, excerpt(t)))]
+    assert not problems, problems[:5]
+    assert excerpt(long).endswith("non-console" + ELLIPSIS)

@@ -23,6 +23,7 @@ from sentinel_db.errors import translate
 from sentinel_db.records.embeddings import Embedder
 from sentinel_db.records.rows import FoundBy, Record, SearchHit
 from sentinel_db.repositories.vectors import MAX_LIMIT, UpsertCounts, VectorStore
+from sentinel_db.search.snippets import opening
 
 if TYPE_CHECKING:
     from sentinel_db.search.glossary import Glossary
@@ -33,7 +34,6 @@ VECTOR_WEIGHT: Final = 1.0
 FUSION_DEPTH: Final = 20
 VECTOR_SHARE: Final = 0.5
 HYBRID_CANDIDATES: Final = 300
-SNIPPET_CHARS: Final = 200
 
 
 def fuse(
@@ -90,9 +90,8 @@ def combine(
 
 
 def excerpt(chunk: str) -> str:
-    """The start of a text, for hits the lexical side did not highlight."""
-    flat = " ".join(chunk.split())
-    return flat if len(flat) <= SNIPPET_CHARS else flat[: SNIPPET_CHARS - 1].rstrip() + "…"
+    """The start of a text in whole words, for hits the lexical side did not highlight."""
+    return opening(chunk)
 
 
 def hits_for_keys(

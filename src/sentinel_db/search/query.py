@@ -15,8 +15,12 @@ MAX_QUERY_CHARS = 2000
 
 _PHRASE = re.compile(r'"([^"]*)"')
 _EXCLUDED = re.compile(r"(?:(?<=\s)|^)-([^\s\"-][^\s\"]*)")
+# No part of a control id is 0 or starts with 0: that tells ``10.0.0.1`` and ``0.0.0.0/0`` (network
+# addresses, common in questions about firewall rules) from ids.
+_ID_PART = r"[1-9]\d?"
 _CONTROL_ID = re.compile(
-    r"(?<![\w.])((?:[Aa]\d{1,2}(?:\.\d{1,2}){0,3})|(?:\d{1,2}(?:\.\d{1,2}){1,3}))(?![\w.]*\w)"
+    rf"(?<![\w.])((?:[Aa]{_ID_PART}(?:\.{_ID_PART}){{0,3}})|(?:{_ID_PART}(?:\.{_ID_PART}){{1,3}}))"
+    r"(?![\w.]*\w)(?!/)"
 )
 _RULE_NAME = re.compile(r"(?<![\w-])([a-z0-9]+(?:-[a-z0-9]+){2,})(?![\w-])")
 # Words that carry the shape of a question, not its topic, and that PostgreSQL's English stop
