@@ -118,10 +118,14 @@ def test_data_show_wraps_text_at_spaces_and_keeps_rule_names_whole(
     assert result.exit_code == 0, result.output
     detail = _json(capsys, "data", "show", "control", "2.2.7")
     _whole(result.stdout, [rule["rule"] for rule in detail["rules"]])
-    text_lines = [x for x in result.stdout.splitlines() if not x.startswith((" ", "{", "}"))]
-    assert all(len(x) <= width for x in text_lines), text_lines  # JSON values stay JSON
+    _fits(result, width)
     chunk = " ".join(result.stdout.split("chunk:")[1].split("metadata:")[0].split())
     assert chunk == detail["control"]["chunk"]  # every word of the text, in order
+    metadata = detail["control"]["metadata"]
+    _whole(result.stdout, [f"{key}:" for key in metadata])
+    shown = " ".join(result.stdout.split("metadata:")[1].split("mapped rule")[0].split())
+    for value in metadata.values():
+        assert (value if isinstance(value, str) else json.dumps(value)) in shown
 
 
 def test_every_command_keeps_results_on_stdout_and_the_rest_on_stderr(

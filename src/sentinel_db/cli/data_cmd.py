@@ -130,11 +130,15 @@ def show(
 def _print_detail(detail: dict[str, Any]) -> None:
     record = detail.get("control") or detail["rule"]
     for name, value in record.items():
-        if isinstance(value, dict | list):
-            # Structured values as indented JSON, so they read (and copy) as JSON.
-            out.print(f"{name}: {to_json(value, indent=2)}", markup=False, highlight=False)
+        if isinstance(value, dict) and value:
+            # One wrapped line per entry, indented under the name: long strings wrap at spaces
+            # within the width (`--format json` gives the JSON itself).
+            out.print(f"{name}:", markup=False, highlight=False)
+            pairs = [(k, v if isinstance(v, str) else to_json(v)) for k, v in value.items()]
+            lines = block_lines(pairs, width=out.width - 2)
+            out.print("\n".join("  " + line for line in lines), highlight=False)
         else:
-            text = "" if value is None else str(value)
+            text = "" if value is None else value if isinstance(value, str) else to_json(value)
             out.print("\n".join(block_lines([(name, text)], width=out.width)), highlight=False)
     if "rules" in detail:
         rows = [
