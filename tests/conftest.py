@@ -25,7 +25,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from sentinel_db.config import load_settings
-from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.records.tables import sql_name
 from sentinel_db.runtime.db import Database, dispose_engines
 from sentinel_db.schema import migrations
 from tests.groups import (

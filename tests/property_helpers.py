@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from sentinel_db.importers.export import COLUMNS
-from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.records.tables import sql_name
 from sentinel_db.records.validation import CONTROL_ID_PATTERN
 from sentinel_db.runtime.db import Database
 

@@ -28,7 +28,8 @@ from sentinel_db.importers import (
     import_file,
     list_runs,
 )
-from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.records.tables import sql_name
 from sentinel_db.runtime.db import Database, create_db_engine
 from sentinel_db.schema import migrations
 from tests.pg_throwaway import ThrowawayServer

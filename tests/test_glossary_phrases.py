@@ -64,7 +64,7 @@ def test_an_entry_of_several_words_never_becomes_a_single_word_signal(session: S
     PciControlRepository(session).upsert_many(
         [_control("8.1", "Users log in with a password."), _control("10.1", "Review all logs.")]
     )
-    table = PciControlRepository.search_source.table
+    table = PciControlRepository.search_source.name
     found = analyse(
         session,
         table=table,

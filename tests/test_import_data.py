@@ -19,7 +19,7 @@ from sentinel_db.importers import (
     import_file,
     list_runs,
 )
-from sentinel_db.records.models import sql_name
+from sentinel_db.records.tables import sql_name
 from sentinel_db.runtime.db import Database
 from tests.conftest import EXAMPLES
 from tests.data_helpers import (

@@ -24,7 +24,8 @@ import pytest
 from sqlalchemy import text
 
 from sentinel_db.importers import import_directory
-from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.records.tables import sql_name
 from sentinel_db.runtime.db import Database
 from tests.conftest import EXAMPLES, REPO_ROOT
 

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from sentinel_db import AwsConfigRuleRepository, PciAwsConfigMappingRepository, PciControlRepository
 from sentinel_db.errors import UsageError
 from sentinel_db.records.rows import PciAwsConfigMapping, rule_name_of
+from sentinel_db.records.tables import resolve_tables
 from sentinel_db.repositories import HIGHLIGHT_START, HIGHLIGHT_STOP
 from sentinel_db.repositories.stats import database_stats
-from sentinel_db.repositories.tables import clear_tables, count_rows, resolve_tables
+from sentinel_db.repositories.tables import clear_tables, count_rows
 from tests.data_helpers import (
     CONTROLS_CSV,
     MAPPINGS_CSV,

@@ -13,7 +13,8 @@ from sqlalchemy.engine import URL
 
 from alembic import command
 from sentinel_db.config import get_settings, load_settings
-from sentinel_db.records.models import ALL_TABLES, REFERENCE_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES, REFERENCE_TABLES
+from sentinel_db.records.tables import sql_name
 from sentinel_db.runtime.db import Database
 from sentinel_db.schema import migrations, security
 from tests.cli_helpers import run_cli

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.records.tables import sql_name
 from sentinel_db.runtime.db import Database
 from sentinel_db.schema import migrations
 from tests.cli_helpers import Result, run_cli, run_subprocess

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from pydantic import (
     AliasChoices,
@@ -17,11 +19,12 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from sentinel_db.errors import ConfigError
 from sentinel_db.redact import remember_secret
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 ENV_FILE_VARIABLE = "SENTINEL_DB_ENV_FILE"
 POOLER_PORT = 6543
@@ -32,40 +35,96 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 EmbeddingProvider = Literal["openai", "sentence-transformers"]
 
 
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """Where a PostgreSQL URL points, read without SQLAlchemy (for checks and direct connections)."""
+
+    host: str | None
+    port: int | None
+    database: str | None
+    username: str | None
+    password: str | None
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+def database_target(raw: str, *, variable: str = "DATABASE_URL") -> DatabaseTarget:
+    """Check a PostgreSQL URL and say where it points.
+
+    Raises:
+        ConfigError: the URL is malformed or not a PostgreSQL URL (the message never holds it).
+    """
+    text = raw.strip()
+    scheme, sep, _ = text.partition("://")
+    try:
+        if not sep or not scheme:
+            raise ValueError
+        parts = urlsplit(text)
+        host_port = parts.netloc.rpartition("@")[2]
+        port_text = host_port.rpartition("]")[2].rpartition(":")[2] if ":" in host_port else ""
+        if port_text and not port_text.isdigit():
+            raise ValueError
+    except ValueError:
+        # Not chained: a parser's own message may quote the whole URL, password included.
+        raise ConfigError(f"{variable} is not a valid database URL") from None
+    if scheme not in _POSTGRES_SCHEMES:
+        raise ConfigError(
+            f"{variable} must be a PostgreSQL URL (postgresql://...), not '{scheme}://'"
+        )
+    port = int(port_text) if port_text else None
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"{variable} has an invalid port {port}")
+    password = unquote(parts.password) if parts.password is not None else None
+    remember_secret(password)
+    return DatabaseTarget(
+        host=parts.hostname,
+        port=port,
+        database=unquote(parts.path.lstrip("/")) or None,
+        username=unquote(parts.username) if parts.username is not None else None,
+        password=password,
+        query=dict(parse_qsl(parts.query)),
+    )
+
+
 def parse_database_url(raw: str, *, variable: str = "DATABASE_URL") -> URL:
     """Parse and normalise a PostgreSQL URL to the psycopg 3 driver.
 
     Raises:
         ConfigError: the URL is malformed or not a PostgreSQL URL (the message never holds it).
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    database_target(raw, variable=variable)
     try:
         url = make_url(raw.strip())
     except (ArgumentError, ValueError):
-        # Not chained: the parser's own message quotes the whole URL, password included.
         raise ConfigError(f"{variable} is not a valid database URL") from None
-    if url.drivername not in _POSTGRES_SCHEMES:
-        raise ConfigError(
-            f"{variable} must be a PostgreSQL URL (postgresql://...), not '{url.drivername}://'"
-        )
-    try:
-        port = url.port
-    except ValueError as exc:  # pragma: no cover - make_url already rejects most bad ports
-        raise ConfigError(f"{variable} has an invalid port") from exc
-    if port is not None and not 0 < port < 65536:
-        raise ConfigError(f"{variable} has an invalid port {port}")
     remember_secret(url.password if isinstance(url.password, str) else None)
     if not url.database and "host" not in url.query:
         url = url.set(database="postgres")
     return url.set(drivername="postgresql+psycopg")
 
 
-def is_pooler_url(url: URL) -> bool:
+class _Located(Protocol):
+    """A URL's host, port and query: SQLAlchemy's ``URL`` or a :class:`DatabaseTarget`."""
+
+    @property
+    def host(self) -> str | None: ...
+
+    @property
+    def port(self) -> int | None: ...
+
+    @property
+    def query(self) -> Mapping[str, Any]: ...
+
+
+def is_pooler_url(url: _Located) -> bool:
     """True for a transaction-pooler URL: ``pgbouncer=true`` or Supabase's port 6543."""
     flag = str(url.query.get("pgbouncer", "")).lower()
     return flag in {"true", "1", "yes", "on"} or url.port == POOLER_PORT
 
 
-def is_local_url(url: URL) -> bool:
+def is_local_url(url: _Located) -> bool:
     """True when the URL points at this machine (TCP loopback or a Unix socket)."""
     host = url.host or ""
     return host in _LOCAL_HOSTS or host.startswith("/") or "host" in url.query
@@ -76,6 +135,9 @@ def mask_url(url: URL | str | None) -> str:
     if url is None:
         return "(not set)"
     if isinstance(url, str):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(url)
         except (ArgumentError, ValueError):
@@ -215,7 +277,7 @@ class Settings(BaseSettings):
             return None
         name = getattr(info, "field_name", "database_url").upper()
         try:
-            parse_database_url(value.get_secret_value(), variable=name)
+            database_target(value.get_secret_value(), variable=name)
         except ConfigError as exc:
             # pydantic wraps ValueError; the message names the variable and never the value.
             raise ValueError(exc.message) from None
@@ -255,13 +317,13 @@ class Settings(BaseSettings):
                 continue
             raw = value.get_secret_value()
             try:
-                url: URL | None = make_url(raw.strip())
-            except (ArgumentError, ValueError):
-                url = None
-            if url is None:
+                target: DatabaseTarget | None = database_target(raw)
+            except ConfigError:
+                target = None
+            if target is None:
                 found.append(raw)
-            elif url.password:
-                found.append(str(url.password))
+            elif target.password:
+                found.append(target.password)
         # EMBEDDING_URL is shown masked, not secret as a whole; a password inside it is.
         embedding_password = urlsplit(self.embedding_url or "").password
         if embedding_password:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+import sys
 from enum import IntEnum
 
 import psycopg
-from sqlalchemy import exc as sa_exc
 
 from sentinel_db.redact import redact
 
@@ -147,7 +147,9 @@ def translate(exc: BaseException, *, action: str = "database operation") -> Sent
     """
     if isinstance(exc, SentinelDBError):
         return exc
-    if isinstance(exc, sa_exc.TimeoutError):
+    # Looked up, not imported: a process that never loaded SQLAlchemy holds none of its errors.
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.TimeoutError):
         return DatabaseTimeoutError(
             f"{action}: timed out waiting for a pooled connection",
             hint="raise DB_POOL_SIZE / DB_MAX_OVERFLOW or run fewer sessions at once",

@@ -21,7 +21,8 @@ from sqlalchemy.engine import URL, make_url
 
 from sentinel_db.config import load_settings
 from sentinel_db.records.embeddings import EMBEDDING_TABLES
-from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.records.tables import sql_name
 from sentinel_db.runtime.db import Database, dispose_engines
 from sentinel_db.schema import migrations
 

@@ -64,7 +64,8 @@ def list_rows(
 ) -> None:
     """Rows of a table in key order: a readable table, or whole records as JSON/CSV."""
     from sentinel_db.errors import UsageError
-    from sentinel_db.repositories.tables import repository_for, resolve_tables
+    from sentinel_db.records.tables import resolve_tables
+    from sentinel_db.repositories.tables import repository_for
 
     tables = resolve_tables(table)
     if fmt is OutputFormat.csv and len(tables) > 1:
@@ -166,7 +167,8 @@ def clear(
     ] = False,
 ) -> None:
     """Delete every row of a table (or all reference tables) in one transaction."""
-    from sentinel_db.repositories.tables import clear_tables, count_rows, resolve_tables
+    from sentinel_db.records.tables import resolve_tables
+    from sentinel_db.repositories.tables import clear_tables, count_rows
 
     tables = resolve_tables(table)
     state = get_state(ctx)
@@ -286,7 +288,7 @@ def export(
 ) -> None:
     """Write tables as files in the import format (export then import reproduces the rows)."""
     from sentinel_db.importers.export import ExportFormat, export_tables
-    from sentinel_db.repositories.tables import resolve_tables
+    from sentinel_db.records.tables import resolve_tables
 
     state = get_state(ctx)
     tables = resolve_tables(table)

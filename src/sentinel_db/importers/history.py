@@ -25,7 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sentinel_db import __version__
 from sentinel_db.errors import MigrationError, SentinelDBError, translate
 from sentinel_db.importers.report import FileReport
-from sentinel_db.records.models import ImportRun, sql_name
+from sentinel_db.records.models import ImportRun
+from sentinel_db.records.tables import sql_name
 from sentinel_db.redact import library_logger
 from sentinel_db.runtime.db import Database
 

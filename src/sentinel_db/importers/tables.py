@@ -86,7 +86,7 @@ def table_spec(name: str) -> TableSpec:
     Raises:
         UsageError: no such importable table (the message lists the valid ones).
     """
-    from sentinel_db.repositories.tables import ALIASES
+    from sentinel_db.records.tables import ALIASES
 
     try:
         return TABLES[ALIASES.get(name.strip().lower(), name.strip())]

@@ -25,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from sentinel_db.records.tables import BOOKKEEPING_SCHEMA
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -53,10 +55,6 @@ RULE_SEARCH_EXPRESSION = (
     " '[]\",', '    ')), 'D')"
 )
 
-
-# Bookkeeping (import history, the schema version) lives in a schema the Supabase Data API does not
-# serve; the reference tables stay in the connection's current schema (``public``).
-BOOKKEEPING_SCHEMA = "sentinel_db"
 
 # The JSONB GIN indexes use jsonb_path_ops: every query on them is containment (@>), which that
 # operator class serves from a smaller index with far fewer posting lists to intersect.
@@ -223,9 +221,3 @@ MODEL_BY_TABLE: dict[str, type[Base]] = {
 SCHEMA_BY_TABLE: dict[str, str | None] = {
     name: model.__table__.schema for name, model in MODEL_BY_TABLE.items()
 }
-
-
-def sql_name(table: str) -> str:
-    """``table`` as SQL names it: schema-qualified when it lives outside the current schema."""
-    schema = SCHEMA_BY_TABLE.get(table)
-    return f"{schema}.{table}" if schema else table

@@ -11,7 +11,7 @@ from sentinel_db.records.models import PciControl
 from sentinel_db.records.rows import PciControl as PciControlRecord
 from sentinel_db.records.rows import SearchHits
 from sentinel_db.repositories.base import Repository
-from sentinel_db.repositories.search import CONTROL_FIELDS, SearchTable
+from sentinel_db.repositories.search import CONTROL_SEARCH
 from sentinel_db.repositories.searchable import SearchableMixin
 from sentinel_db.search.query import ParsedQuery
 
@@ -26,22 +26,13 @@ _control_category: ColumnElement[str] = literal_column(
 )
 
 
-_SEARCH = SearchTable(
-    table=PciControl.__table__,  # type: ignore[arg-type]
-    key="control_id",
-    snippet="chunk",
-    body="concat_ws(' ', t.chunk, t.requirement, t.metadata ->> 'control_category')",
-    fields=CONTROL_FIELDS,
-)
-
-
 class PciControlRepository(SearchableMixin[PciControlRecord], Repository[PciControl]):
     """PCI DSS controls, keyed by ``control_id``."""
 
     model = PciControl
     record_type = PciControlRecord
     key_name = "control_id"
-    search_source = _SEARCH
+    search_source = CONTROL_SEARCH
 
     def named_in(self, query: ParsedQuery) -> Sequence[str]:
         """The control ids ``query`` names: their rows rank first."""

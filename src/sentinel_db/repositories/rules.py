@@ -9,17 +9,9 @@ from sqlalchemy import select
 from sentinel_db.records.models import AwsConfigRule
 from sentinel_db.records.rows import AwsConfigRule as AwsConfigRuleRecord
 from sentinel_db.repositories.base import Repository
-from sentinel_db.repositories.search import RULE_FIELDS, SearchTable
+from sentinel_db.repositories.search import RULE_SEARCH
 from sentinel_db.repositories.searchable import SearchableMixin
 from sentinel_db.search.query import ParsedQuery
-
-_SEARCH = SearchTable(
-    table=AwsConfigRule.__table__,  # type: ignore[arg-type]
-    key="config_rule",
-    snippet="chunk",
-    body="concat_ws(' ', replace(t.config_rule, '-', ' '), t.chunk)",
-    fields=RULE_FIELDS,
-)
 
 
 class AwsConfigRuleRepository(SearchableMixin[AwsConfigRuleRecord], Repository[AwsConfigRule]):
@@ -28,7 +20,7 @@ class AwsConfigRuleRepository(SearchableMixin[AwsConfigRuleRecord], Repository[A
     model = AwsConfigRule
     record_type = AwsConfigRuleRecord
     key_name = "config_rule"
-    search_source = _SEARCH
+    search_source = RULE_SEARCH
 
     def named_in(self, query: ParsedQuery) -> Sequence[str]:
         """The rule names ``query`` names: their rows rank first."""

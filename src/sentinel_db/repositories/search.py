@@ -22,11 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from sqlalchemy import Table, text
-from sqlalchemy.orm import Session
-
 from sentinel_db.errors import UsageError
 from sentinel_db.records.rows import RecordT, SearchHit
+from sentinel_db.records.tables import COLUMNS_BY_TABLE, CONTROLS, RULES
 from sentinel_db.repositories.search_terms import (
     EXPANSION_WEIGHT,
     K1,
@@ -35,6 +33,7 @@ from sentinel_db.repositories.search_terms import (
     analyse,
     quoted,
 )
+from sentinel_db.runtime.direct import run
 from sentinel_db.search.glossary import Glossary, default_glossary
 from sentinel_db.search.query import ParsedQuery, parse_query
 from sentinel_db.search.snippets import Marks, faithful_snippet
@@ -106,7 +105,7 @@ ORDER BY x.i
 """
 
 
-def typed_words(session: Session, text: str, lexemes: Sequence[str]) -> tuple[str, ...]:
+def typed_words(session: Any, text: str, lexemes: Sequence[str]) -> tuple[str, ...]:
     """The words of ``text`` as typed (once each) that stem to one of ``lexemes``.
 
     Messages show these, never stems: a person typed ``firewall``, not ``firewal``.
@@ -115,8 +114,8 @@ def typed_words(session: Session, text: str, lexemes: Sequence[str]) -> tuple[st
         return ()
     words = dict.fromkeys(w.strip("?!.,;:()'\"") for w in text.split())
     words.pop("", None)
-    found = session.execute(
-        text_sql(_WORDS_SQL), {"words": list(words), "lexemes": list(lexemes)}
+    found = run(
+        session, _WORDS_SQL, {"words": list(words), "lexemes": list(lexemes)}, action="search"
     ).scalars()
     return tuple(str(w) for w in found)
 
@@ -179,22 +178,45 @@ ORDER BY top.named DESC, top.score DESC, t.{key}
 class SearchTable:
     """What ranking needs to know about one searchable table."""
 
-    table: Table
+    name: str
     key: str
     snippet: str
     fields: FieldWeights
     body: str  # the row's words as SQL over ``t``, for glossary entries matched verbatim
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns a hit's record is read from."""
+        return COLUMNS_BY_TABLE[self.name]
 
-def _ids_under(session: Session, table: str, control_ids: Sequence[str]) -> list[Signal]:
+
+CONTROL_SEARCH = SearchTable(
+    name=CONTROLS,
+    key="control_id",
+    snippet="chunk",
+    body="concat_ws(' ', t.chunk, t.requirement, t.metadata ->> 'control_category')",
+    fields=CONTROL_FIELDS,
+)
+RULE_SEARCH = SearchTable(
+    name=RULES,
+    key="config_rule",
+    snippet="chunk",
+    body="concat_ws(' ', replace(t.config_rule, '-', ' '), t.chunk)",
+    fields=RULE_FIELDS,
+)
+
+
+def _ids_under(session: Any, table: str, control_ids: Sequence[str]) -> list[Signal]:
     """Control ids under each id the query names (``8.3`` -> ``8.3.6``, ``8.3.9``), as prefix
     matches weighed like a glossary equivalent: "rules for 8.3" finds rules mapped below it."""
     signals: list[Signal] = []
     for control_id in control_ids:
         match = f"{quoted(control_id.lower() + '.')}:*"
-        df = session.execute(
-            text_sql(f"SELECT count(*) FROM {table} WHERE search_vector @@ CAST(:q AS tsquery)"),
+        df = run(
+            session,
+            f"SELECT count(*) FROM {table} WHERE search_vector @@ CAST(:q AS tsquery)",
             {"q": match},
+            action=f"search {table}",
         ).scalar_one()
         if df:
             signals.append(Signal(match, EXPANSION_WEIGHT, int(df)))
@@ -218,7 +240,7 @@ def _filters(parsed: ParsedQuery) -> tuple[str, dict[str, Any]]:
 
 
 def ranked_search(
-    session: Session,
+    session: Any,
     *,
     source: SearchTable,
     record_type: type[RecordT],
@@ -239,7 +261,7 @@ def ranked_search(
     glossary = glossary if glossary is not None else default_glossary()
     analysis = analyse(
         session,
-        table=source.table,
+        table=source.name,
         text_typed=parsed.ranking_text,
         context=parsed.glossary_text,
         glossary=glossary,
@@ -247,7 +269,7 @@ def ranked_search(
     docs = analysis.docs
     # Strongest first: a signal's best possible contribution is its scale times the largest
     # field weight (a term saturates at k1 + 1 however often it occurs).
-    found = [*analysis.signals, *_ids_under(session, source.table.name, parsed.control_ids)]
+    found = [*analysis.signals, *_ids_under(session, source.name, parsed.control_ids)]
     signals = sorted(found, key=lambda s: (-s.scale(docs), s.match))
     if not signals or docs == 0:
         words = typed_words(session, parsed.ranking_text, analysis.typed)
@@ -267,15 +289,16 @@ def ranked_search(
     lexemes = [s for s in signals if s.lexeme is not None]
     phrases = [s for s in signals if s.lexeme is None]
     statement = _RANK_SQL.format(
-        table=source.table.name,
+        table=source.name,
         key=source.key,
         snippet=source.snippet,
         body=source.body,
         filters=filters,
     )
     result = (
-        session.execute(
-            text_sql(statement),
+        run(
+            session,
+            statement,
             {
                 "lexemes": [s.lexeme for s in lexemes],
                 "scale": [s.scale(docs) for s in lexemes],
@@ -298,13 +321,14 @@ def ranked_search(
                 "headline": _HEADLINE_OPTIONS,
                 **filter_params,
             },
+            action=f"search {source.name}",
         )
         .mappings()
         .all()
     )
     hits = [
         SearchHit[RecordT](
-            record=record_type.model_validate(_record_fields(row, source.table)),
+            record=record_type.model_validate({c: row[c] for c in source.columns}),
             rank=float(row["score"]),
             snippet=faithful_snippet(str(row[source.snippet]), str(row["snippet"]), _MARKS),
         )
@@ -321,16 +345,3 @@ def ranked_search(
     return SearchResult(
         hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed, words=words
     )
-
-
-def _record_fields(row: Any, table: Table) -> dict[str, Any]:
-    return {
-        c.name if c.name != "metadata" else "metadata": row[c.name]
-        for c in table.columns
-        if c.name != "search_vector"
-    }
-
-
-def text_sql(statement: str) -> Any:
-    """A textual statement (kept in one place so every search statement is built alike)."""
-    return text(statement)

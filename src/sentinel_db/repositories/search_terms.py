@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, text
-from sqlalchemy.orm import Session
-
+from sentinel_db.records.tables import search_statistics
+from sentinel_db.runtime.direct import run
 from sentinel_db.search.glossary import Glossary
 
 EXPANSION_WEIGHT = 0.6
@@ -101,7 +100,7 @@ def quoted(lexeme: str) -> str:
 _STEMMED: dict[Glossary, tuple[_Entry, ...]] = {}
 
 
-def stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
+def stem_glossary(session: Any, glossary: Glossary) -> tuple[_Entry, ...]:
     """The glossary's entries as lexeme sets and phrase queries (once per glossary).
 
     An entry is marked verbatim (its ``words`` kept) when its English form holds fewer word
@@ -113,8 +112,9 @@ def stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
     if cached is not None:
         return cached
     entries = [(g, e) for g, group in enumerate(glossary.groups) for e in group]
-    rows = session.execute(
-        text(
+    rows = run(
+        session,
+        (
             "SELECT e.i, ARRAY(SELECT lexeme FROM unnest(to_tsvector('english', s.txt))),"
             " phraseto_tsquery('english', s.txt)::text,"
             " (SELECT count(*) FROM unnest(to_tsvector('english', s.txt)) u, unnest(u.positions))"
@@ -124,6 +124,7 @@ def stem_glossary(session: Session, glossary: Glossary) -> tuple[_Entry, ...]:
             f" LATERAL (SELECT {SPLIT.format('e.raw')} AS txt) s"
         ),
         {"texts": [e for _, e in entries]},
+        action="stem the glossary",
     ).all()
     stemmed = tuple(
         _Entry(
@@ -188,23 +189,23 @@ def _pairs(rows: Sequence[Any]) -> list[Signal]:
 
 
 def analyse(
-    session: Session, *, table: Table, text_typed: str, context: str, glossary: Glossary
+    session: Any, *, table: str, text_typed: str, context: str, glossary: Glossary
 ) -> Analysis:
-    """The signals of ``text_typed``, and of the glossary's equivalents of ``context``."""
-    from sentinel_db.records.models import SEARCH_STATISTICS
+    """The signals of ``text_typed``, and of the glossary's equivalents of ``context``.
 
-    terms_table, totals_table = SEARCH_STATISTICS[table.name]
-    terms = f"{terms_table.schema}.{terms_table.name}"
-    found = session.execute(
-        text(
-            _TYPED_SQL.format(
-                split=SPLIT.format(":text"),
-                context=SPLIT.format(":context"),
-                terms=terms,
-                totals=f"{totals_table.schema}.{totals_table.name}",
-            )
+    ``session`` is a SQLAlchemy session or a direct one (:func:`~sentinel_db.runtime.direct.run`).
+    """
+    terms, totals = search_statistics(table)
+    found = run(
+        session,
+        _TYPED_SQL.format(
+            split=SPLIT.format(":text"),
+            context=SPLIT.format(":context"),
+            terms=terms,
+            totals=totals,
         ),
         {"text": text_typed, "context": context},
+        action=f"search {table}",
     ).all()
     rows = sorted((r for r in found if not r.context), key=lambda r: (min(r.positions), r.lexeme))
     if not rows:
@@ -220,7 +221,9 @@ def analyse(
     dfs = (
         {
             t: int(d)
-            for t, d in session.execute(text(_DF_SQL.format(terms=terms)), {"lexemes": wanted})
+            for t, d in run(
+                session, _DF_SQL.format(terms=terms), {"lexemes": wanted}, action=f"search {table}"
+            )
         }
         if wanted
         else {}

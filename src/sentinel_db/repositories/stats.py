@@ -10,8 +10,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import translate
-from sentinel_db.records.models import ALL_TABLES, sql_name
+from sentinel_db.records.models import ALL_TABLES
 from sentinel_db.records.rows import Coverage
+from sentinel_db.records.tables import sql_name
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
 from sentinel_db.repositories.tables import count_rows
 from sentinel_db.repositories.vectors import ModelStats, vector_stats

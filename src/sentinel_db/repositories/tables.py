@@ -8,45 +8,19 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from sentinel_db.errors import UsageError, translate
-from sentinel_db.records.models import ALL_TABLES, MODEL_BY_TABLE, REFERENCE_TABLES, sql_name
+from sentinel_db.errors import translate
+from sentinel_db.records.models import ALL_TABLES, MODEL_BY_TABLE
+from sentinel_db.records.tables import sql_name
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.controls import PciControlRepository
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
 from sentinel_db.repositories.rules import AwsConfigRuleRepository
-
-ALL = "all"
-ALIASES: dict[str, str] = {
-    "controls": "pci_dss_controls",
-    "rules": "aws_config_rules_guidance",
-    "guidance": "aws_config_rules_guidance",
-    "mappings": "pci_aws_config_rule_mappings",
-}
 
 _REPOSITORIES: dict[str, type[Repository[Any]]] = {
     "pci_dss_controls": PciControlRepository,
     "aws_config_rules_guidance": AwsConfigRuleRepository,
     "pci_aws_config_rule_mappings": PciAwsConfigMappingRepository,
 }
-
-
-def resolve_tables(name: str, *, allowed: tuple[str, ...] = REFERENCE_TABLES) -> tuple[str, ...]:
-    """The tables ``name`` means: one of ``allowed``, an alias of one, or ``all`` (all of them).
-
-    Raises:
-        UsageError: ``name`` is none of these (the message lists the valid names).
-    """
-    cleaned = name.strip().lower()
-    if cleaned == ALL:
-        return allowed
-    table = ALIASES.get(cleaned, cleaned)
-    if table in allowed:
-        return (table,)
-    valid = ", ".join((*allowed, *(a for a, t in ALIASES.items() if t in allowed), ALL))
-    raise UsageError(
-        f"unknown table {name!r}; valid names: {valid}",
-        hint="`sentinel-db stats` lists the tables and their rows",
-    )
 
 
 def count_rows(session: Session, tables: tuple[str, ...] = ALL_TABLES) -> dict[str, int]:

@@ -7,26 +7,17 @@ or of migrations, so every other module may use it without an import cycle.
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 
-from sentinel_db.config import Settings, get_settings, is_local_url, is_pooler_url, mask_url
-from sentinel_db.errors import describe_connect_error, is_permanent_connect_error
-from sentinel_db.redact import library_logger, remember_secret
+from sentinel_db.config import Settings, get_settings, is_pooler_url, mask_url
+from sentinel_db.redact import remember_secret
+from sentinel_db.runtime.direct import connect_retrying, driver_args
 from sentinel_db.runtime.metrics import metrics_of
-
-log = library_logger("sentinel_db.db")
-
-APPLICATION_NAME = "sentinel-db"
-_BACKOFF_BASE = 0.25
-_BACKOFF_CAP = 8.0
 
 
 @dataclass(frozen=True)
@@ -40,19 +31,12 @@ class ConnectionPlan:
 
 def plan_connection(url: URL, settings: Settings) -> ConnectionPlan:
     """Work out driver arguments for ``url``: pooler mode, SSL default, timeouts."""
-    pooler = is_pooler_url(url)
     query = {k: v for k, v in url.query.items() if k != "pgbouncer"}  # libpq rejects it
-    connect_args: dict[str, Any] = {
-        "connect_timeout": max(1, int(settings.db_timeout)),
-        "application_name": APPLICATION_NAME,
-    }
-    if pooler:
-        # A transaction pooler hands each transaction to any server connection; prepared
-        # statements made on one are missing on the next, so psycopg must not prepare.
-        connect_args["prepare_threshold"] = None
-    if "sslmode" not in query and not is_local_url(url):
-        connect_args["sslmode"] = "require"
-    return ConnectionPlan(url=url.set(query=query), pooler=pooler, connect_args=connect_args)
+    return ConnectionPlan(
+        url=url.set(query=query),
+        pooler=is_pooler_url(url),
+        connect_args=driver_args(url, settings),
+    )
 
 
 def _install_retry(engine: Engine, retries: int) -> None:
@@ -62,36 +46,12 @@ def _install_retry(engine: Engine, retries: int) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return dialect.loaded_dbapi.connect(*cargs, **cparams)
-            except psycopg.OperationalError as exc:
-                if is_permanent_connect_error(exc):
-                    metrics.count("connect_failures")
-                    raise
-                if attempt >= retries:
-                    metrics.count("connect_failures")
-                    # Log the last try too, so the log accounts for every attempt made.
-                    log.warning(
-                        "connection attempt %d of %d to %s failed (%s); giving up",
-                        attempt + 1,
-                        retries + 1,
-                        target,
-                        describe_connect_error(exc),
-                    )
-                    raise
-                delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt) * (0.5 + random.random())
-                attempt += 1
-                metrics.count("connect_retries")
-                log.warning(
-                    "connection attempt %d to %s failed (%s); retrying in %.2fs",
-                    attempt,
-                    target,
-                    describe_connect_error(exc),
-                    delay,
-                )
-                time.sleep(delay)
+        return connect_retrying(
+            lambda: dialect.loaded_dbapi.connect(*cargs, **cparams),
+            retries=retries,
+            target=target,
+            count=metrics.count,
+        )
 
 
 def create_db_engine(url: URL, settings: Settings, *, pool: bool = True) -> Engine:

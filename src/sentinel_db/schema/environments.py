@@ -24,7 +24,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from sentinel_db.errors import MigrationError
-from sentinel_db.records.models import BOOKKEEPING_SCHEMA, Base
+from sentinel_db.records.models import Base
+from sentinel_db.records.tables import BOOKKEEPING_SCHEMA
 from sentinel_db.schema.access import private_schema_sql, private_table_sql, run_statements
 
 Environment = Literal["core", "vectors"]

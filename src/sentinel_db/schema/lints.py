@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from sentinel_db.records.embeddings import EMBEDDING_TABLES
-from sentinel_db.records.models import BOOKKEEPING_SCHEMA, REFERENCE_TABLES, SCHEMA_BY_TABLE
+from sentinel_db.records.models import REFERENCE_TABLES, SCHEMA_BY_TABLE
+from sentinel_db.records.tables import BOOKKEEPING_SCHEMA
 from sentinel_db.schema.access import ANON_POLICY, API_ROLES, FORBIDDEN_PRIVILEGES
 
 # Tables the Data API may read: the reference tables and the optional embeddings tables.

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db.errors import translate
-from sentinel_db.records.models import ALL_TABLES, BOOKKEEPING_SCHEMA
+from sentinel_db.records.models import ALL_TABLES
+from sentinel_db.records.tables import BOOKKEEPING_SCHEMA
 from sentinel_db.schema import access
 from sentinel_db.schema.access import ANON_POLICY as ANON_POLICY
 from sentinel_db.schema.access import API_ROLES
