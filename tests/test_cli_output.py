@@ -109,16 +109,25 @@ def test_history_csv_has_plain_iso_timestamps(sample_db: Database, capsys: Capsy
     )
 
 
-def test_show_prints_metadata_as_indented_json(sample_db: Database, capsys: Capsys) -> None:
+def test_show_prints_metadata_one_entry_per_line_with_json_values(
+    sample_db: Database, capsys: Capsys
+) -> None:
     result = run_cli(capsys, "data", "show", "rule", "restricted-ssh")
     assert result.exit_code == 0, result.output
-    start = result.stdout.index("metadata: ") + len("metadata: ")
-    block = result.stdout[start:]
-    end = block.index("\n}") + 2
-    parsed = json.loads(block[:end])
-    assert isinstance(parsed, dict) and parsed
-    assert "True" not in block[:end] and "'" not in block[:end]
-    assert block[:end].count("\n") >= len(parsed)  # one key per line
+    detail = json.loads(
+        run_cli(capsys, "data", "show", "rule", "restricted-ssh", "--format", "json").stdout
+    )
+    metadata = detail["rule"]["metadata"]
+    block = result.stdout.split("metadata:\n", 1)[1].split("mapped to controls")[0]
+    entries = {
+        name.strip(): value.strip()
+        for name, _, value in (line.partition(": ") for line in block.splitlines())
+        if name.strip()
+    }
+    assert set(entries) == set(metadata)  # one line per entry, names as stored
+    for name, value in metadata.items():
+        # Strings as they are, every other value as JSON (never Python's True or quotes).
+        assert entries[name] == (value if isinstance(value, str) else json.dumps(value))
 
 
 def test_declined_confirmation_says_nothing_changed(sample_db: Database, capsys: Capsys) -> None:

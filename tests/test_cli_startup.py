@@ -89,5 +89,7 @@ def test_no_import_cycles_between_modules() -> None:
         if start not in state:
             visit(start, [start])
     assert cycles == []
-    assert {"sentinel_db.config", "sentinel_db.errors"} >= graph["sentinel_db.runtime.embedded"]
+    assert {"sentinel_db.config", "sentinel_db.errors", "sentinel_db.redact"} >= graph[
+        "sentinel_db.runtime.embedded"
+    ]
     assert "sentinel_db.runtime.db" not in graph["sentinel_db.schema.migrations"]

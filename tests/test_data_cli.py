@@ -14,7 +14,8 @@ import pytest
 from sentinel_db import PciAwsConfigMappingRepository, PciControlRepository
 from sentinel_db.importers import import_directory
 from sentinel_db.records.tables import resolve_tables
-from sentinel_db.repositories.tables import count_rows, repository_for
+from sentinel_db.repositories.stats import count_rows
+from sentinel_db.repositories.tables import repository_for
 from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli
 from tests.conftest import truncate_all

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from sentinel_db.importers.history import DEAD_RUN_REASON
+from sentinel_db.importers.reaper import DEAD_RUN_REASON
 from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli
 from tests.supabase import conninfo

@@ -13,8 +13,8 @@ from sentinel_db.errors import UsageError
 from sentinel_db.records.rows import PciAwsConfigMapping, rule_name_of
 from sentinel_db.records.tables import resolve_tables
 from sentinel_db.repositories import HIGHLIGHT_START, HIGHLIGHT_STOP
-from sentinel_db.repositories.stats import database_stats
-from sentinel_db.repositories.tables import clear_tables, count_rows
+from sentinel_db.repositories.stats import count_rows, database_stats
+from sentinel_db.repositories.tables import clear_tables
 from tests.data_helpers import (
     CONTROLS_CSV,
     MAPPINGS_CSV,

@@ -9,20 +9,35 @@ that also dump to JSON.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
-from sentinel_db.records.embeddings import Embedder
-from sentinel_db.records.rows import FoundBy, MappedRule, PciControl, SearchMode
-from sentinel_db.repositories.auto_hybrid import question_vector
-from sentinel_db.repositories.controls import PciControlRepository
-from sentinel_db.repositories.hybrid import hybrid_search
-from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
-from sentinel_db.repositories.rules import AwsConfigRuleRepository
-from sentinel_db.repositories.search import explain_empty
-from sentinel_db.search.glossary import Glossary
+from sentinel_db.records.rows import (
+    AwsConfigRule,
+    FoundBy,
+    MappedRule,
+    PciControl,
+    SearchHit,
+    SearchHits,
+    SearchMode,
+)
+from sentinel_db.records.tables import CONTROLS, RULES
+from sentinel_db.repositories import reads
+from sentinel_db.repositories.search import (
+    CONTROL_SEARCH,
+    RULE_SEARCH,
+    SearchResult,
+    explain_empty,
+    ranked_search,
+)
+from sentinel_db.search.query import parse_query
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from sentinel_db.records.embeddings import Embedder
+    from sentinel_db.search.glossary import Glossary
 
 
 class RetrievedControl(BaseModel):
@@ -81,6 +96,12 @@ def retrieve(
     Raises:
         UsageError: ``k`` is out of range.
     """
+    # Imported here: the repositories load the ORM, which a lexical answer does not need.
+    from sentinel_db.repositories.auto_hybrid import question_vector
+    from sentinel_db.repositories.controls import PciControlRepository
+    from sentinel_db.repositories.hybrid import hybrid_search
+    from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
+
     repo = PciControlRepository(session)
     result = repo.search_results(question, k, glossary=glossary)
     plan = question_vector(repo, question, embedding, model)
@@ -93,6 +114,17 @@ def retrieve(
     rules = PciAwsConfigMappingRepository(session).rules_for_controls(
         ids, with_guidance=with_guidance
     )
+    return _answer(question, result, hits, rules, plan.mode, plan.note)
+
+
+def _answer(
+    question: str,
+    result: SearchResult[Any],
+    hits: Sequence[SearchHit[Any]],
+    rules: dict[str, list[MappedRule]],
+    mode: SearchMode,
+    note: str | None,
+) -> Retrieval:
     return Retrieval(
         question=question,
         matched=result.matched,
@@ -109,8 +141,8 @@ def retrieve(
             )
             for hit in hits
         ],
-        mode=plan.mode,
-        mode_note=plan.note,
+        mode=mode,
+        mode_note=note,
     )
 
 
@@ -135,57 +167,99 @@ def search_tables(
     Raises:
         UsageError: ``limit`` is out of range.
     """
+    if lexical:
+        return lexical_sections(session, query, controls=controls, rules=rules, limit=limit)
+    from sentinel_db.repositories.rules import AwsConfigRuleRepository
+
     sections: list[dict[str, Any]] = []
     if controls:
-        found = retrieve(session, query, limit, embedding=False if lexical else None)
-        result = {
-            "table": PciControlRepository.model.__tablename__,
-            "matched": found.matched,
-            "shown": len(found.controls),
-            "exact": found.exact,
-            "terms": found.terms,
-            "message": None,
-            "mode": found.mode,
-            "mode_note": found.mode_note,
-            "hits": [
-                {
-                    "key": hit.control.control_id,
-                    "score": round(hit.score, 6),
-                    "found_by": hit.found_by,
-                    "snippet": hit.snippet,
-                    "record": hit.control.to_dict(),
-                    "rules": [r.model_dump(mode="json") for r in hit.rules],
-                }
-                for hit in found.controls
-            ],
-        }
-        if not found.controls:
-            result["message"] = explain_empty("control", found.words)
-        sections.append(result)
+        sections.append(_control_section(retrieve(session, query, limit)))
     if rules:
         rule_repo = AwsConfigRuleRepository(session)
         rule_result = rule_repo.search_results(query, limit)
-        rule_hits = rule_repo.search(query, limit, embedding=False if lexical else None)
-        sections.append(
-            {
-                "table": AwsConfigRuleRepository.model.__tablename__,
-                "matched": rule_result.matched,
-                "shown": len(rule_hits),
-                "exact": rule_result.exact,
-                "terms": list(rule_result.terms),
-                "message": None if rule_hits else rule_result.explain_empty("rule"),
-                "mode": rule_hits.mode,
-                "mode_note": rule_hits.note,
-                "hits": [
-                    {
-                        "key": hit.record.config_rule,
-                        "score": round(hit.rank, 6),
-                        "found_by": hit.found_by,
-                        "snippet": hit.snippet,
-                        "record": hit.record.to_dict(),
-                    }
-                    for hit in rule_hits
-                ],
-            }
-        )
+        sections.append(_rule_section(rule_result, rule_repo.search(query, limit)))
     return sections
+
+
+def lexical_sections(
+    session: Any, query: str, *, controls: bool = True, rules: bool = True, limit: int = 10
+) -> list[dict[str, Any]]:
+    """:func:`search_tables` ranked lexically, on a SQLAlchemy session or a direct one.
+
+    Raises:
+        UsageError: ``limit`` is out of range.
+    """
+    parsed = parse_query(query)
+    sections: list[dict[str, Any]] = []
+    if controls:
+        result = ranked_search(
+            session,
+            source=CONTROL_SEARCH,
+            record_type=PciControl,
+            text=query,
+            limit=limit,
+            named=parsed.control_ids,
+        )
+        ids = [hit.record.control_id for hit in result.hits]
+        mapped = reads.rules_for_controls(session, ids, with_guidance=True)
+        sections.append(
+            _control_section(_answer(query, result, result.hits, mapped, "lexical", None))
+        )
+    if rules:
+        rule_result = ranked_search(
+            session,
+            source=RULE_SEARCH,
+            record_type=AwsConfigRule,
+            text=query,
+            limit=limit,
+            named=parsed.rule_names,
+        )
+        sections.append(_rule_section(rule_result, SearchHits.of(rule_result.hits, "lexical")))
+    return sections
+
+
+def _control_section(found: Retrieval) -> dict[str, Any]:
+    return {
+        "table": CONTROLS,
+        "matched": found.matched,
+        "shown": len(found.controls),
+        "exact": found.exact,
+        "terms": found.terms,
+        "message": None if found.controls else explain_empty("control", found.words),
+        "mode": found.mode,
+        "mode_note": found.mode_note,
+        "hits": [
+            {
+                "key": hit.control.control_id,
+                "score": round(hit.score, 6),
+                "found_by": hit.found_by,
+                "snippet": hit.snippet,
+                "record": hit.control.to_dict(),
+                "rules": [r.model_dump(mode="json") for r in hit.rules],
+            }
+            for hit in found.controls
+        ],
+    }
+
+
+def _rule_section(result: SearchResult[Any], hits: SearchHits[Any]) -> dict[str, Any]:
+    return {
+        "table": RULES,
+        "matched": result.matched,
+        "shown": len(hits),
+        "exact": result.exact,
+        "terms": list(result.terms),
+        "message": None if hits else result.explain_empty("rule"),
+        "mode": hits.mode,
+        "mode_note": hits.note,
+        "hits": [
+            {
+                "key": hit.record.config_rule,
+                "score": round(hit.rank, 6),
+                "found_by": hit.found_by,
+                "snippet": hit.snippet,
+                "record": hit.record.to_dict(),
+            }
+            for hit in hits
+        ],
+    }

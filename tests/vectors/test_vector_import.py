@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from sentinel_db.importers import ImportOptions, import_directory, import_file, list_runs
-from sentinel_db.repositories.vectors import vector_stats
+from sentinel_db.repositories.stats import vector_stats
 from sentinel_db.runtime.db import Database
 from tests.cli_helpers import run_cli
 from tests.vectors.conftest import libpq

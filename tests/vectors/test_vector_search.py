@@ -12,7 +12,7 @@ from sentinel_db import retrieve
 from sentinel_db.errors import DataValidationError, NotFoundError, UsageError
 from sentinel_db.repositories import AwsConfigRuleRepository, PciControlRepository
 from sentinel_db.repositories.hybrid import RRF_K, fuse
-from sentinel_db.repositories.vectors import vector_stats
+from sentinel_db.repositories.stats import vector_stats
 from sentinel_db.search.glossary import Glossary
 from tests.vectors.helpers import CONTROLS, blend, seed_text, vector
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,7 @@ class CliState:
     _settings: Settings | None = field(default=None, repr=False)
     _database: Database | None = field(default=None, repr=False)
     secrets: list[str] = field(default_factory=list, repr=False)
+    _direct_urls: dict[bool, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def env_file(self) -> Path | None:
@@ -88,6 +91,31 @@ class CliState:
 
             self._database = Database.from_settings(self.settings())
         return self._database
+
+    @contextmanager
+    def session(self, *, read_only: bool = True) -> Iterator[Any]:
+        """A session for one short piece of work, committed at the end unless it failed.
+
+        A direct psycopg connection when the settings allow one, so a quick read loads no
+        SQLAlchemy; a unit of work of :meth:`database` once that is open (or when the embedded
+        server's folder is brand new and must be migrated first).
+        """
+        from sentinel_db.runtime.direct import direct_session, direct_url
+
+        settings = self.settings()
+        raw = None
+        if self._database is None:
+            # Once per invocation: finding the embedded server's URL checks on its process.
+            key = read_only or settings.database_read_url is None
+            if key not in self._direct_urls:
+                self._direct_urls[key] = direct_url(settings, read_only=read_only)
+            raw = self._direct_urls[key]
+        if raw is None:
+            with self.database().unit_of_work(read_only=read_only) as session:
+                yield session
+            return
+        with direct_session(raw, settings, read_only=read_only) as direct:
+            yield direct
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

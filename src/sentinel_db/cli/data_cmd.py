@@ -65,19 +65,16 @@ def list_rows(
     """Rows of a table in key order: a readable table, or whole records as JSON/CSV."""
     from sentinel_db.errors import UsageError
     from sentinel_db.records.tables import resolve_tables
-    from sentinel_db.repositories.tables import repository_for
+    from sentinel_db.repositories.reads import list_records
 
     tables = resolve_tables(table)
     if fmt is OutputFormat.csv and len(tables) > 1:
         raise UsageError("CSV output needs one table; name it instead of 'all'")
-    db = get_state(ctx).database()
-    with db.unit_of_work(read_only=True) as session:
-        pages: dict[str, list[dict[str, Any]]] = {}
-        for name in tables:
-            repo = repository_for(session, name)
-            pages[name] = [
-                repo.to_record(r).to_dict() for r in repo.list(limit=limit, offset=offset)
-            ]
+    with get_state(ctx).session() as session:
+        pages = {
+            name: [r.to_dict() for r in list_records(session, name, limit=limit, offset=offset)]
+            for name in tables
+        }
     if fmt is OutputFormat.json and len(tables) > 1:
         print_json(pages)
         return
@@ -101,27 +98,18 @@ def show(
     ),
 ) -> None:
     """A control with its mapped rules and their guidance, or a rule with the controls it maps to."""
-    from sentinel_db.repositories import (
-        AwsConfigRuleRepository,
-        PciAwsConfigMappingRepository,
-        PciControlRepository,
-    )
+    from sentinel_db.records.tables import CONTROLS, RULES
+    from sentinel_db.repositories import reads
 
-    db = get_state(ctx).database()
-    with db.unit_of_work(read_only=True) as session, hinting_keys(session, kind.value, key):
+    with get_state(ctx).session() as session, hinting_keys(session, kind.value, key):
         detail: dict[str, Any]
         if kind is Kind.control:
-            controls = PciControlRepository(session)
-            control = controls.to_record(controls.get_by_control_id(key)).to_dict()
-            rules = PciAwsConfigMappingRepository(session).rules_for_control(
-                key, with_guidance=True
-            )
+            control = reads.record_by_key(session, CONTROLS, key).to_dict()
+            rules = reads.rules_for_controls(session, [key], with_guidance=True)[key]
             detail = {"control": control, "rules": [r.model_dump(mode="json") for r in rules]}
         else:
-            repo = AwsConfigRuleRepository(session)
-            rule = repo.to_record(repo.get_by_rule_name(key)).to_dict()
-            mapped = PciAwsConfigMappingRepository(session).controls_for_rule(key)
-            detail = {"rule": rule, "controls": mapped}
+            rule = reads.record_by_key(session, RULES, key).to_dict()
+            detail = {"rule": rule, "controls": reads.controls_for_rule(session, key)}
     if fmt is ReportFormat.json:
         print_json(detail)
         return
@@ -168,7 +156,8 @@ def clear(
 ) -> None:
     """Delete every row of a table (or all reference tables) in one transaction."""
     from sentinel_db.records.tables import resolve_tables
-    from sentinel_db.repositories.tables import clear_tables, count_rows
+    from sentinel_db.repositories.stats import count_rows
+    from sentinel_db.repositories.tables import clear_tables
 
     tables = resolve_tables(table)
     state = get_state(ctx)
@@ -260,17 +249,20 @@ def stats(
     ),
 ) -> None:
     """Row counts, table and index sizes, last import, and mapping coverage."""
-    from sentinel_db.importers.history import reap_dead_runs
+    from sentinel_db.importers.reaper import reap_dead
     from sentinel_db.repositories.stats import database_stats
 
-    db = get_state(ctx).database()
-    reap_dead_runs(db)  # an import whose process died must not show as still running
-    with db.unit_of_work(read_only=True) as session:
+    state = get_state(ctx)
+    if fmt is ReportFormat.json:
+        state.database()  # the figures include the connection pool's, so open it
+    with state.session(read_only=False) as session:
+        reap_dead(session)  # an import whose process died must not show as still running
+    with state.session() as session:
         result = database_stats(session)
     if fmt is ReportFormat.json:
         data = result.model_dump(mode="json")
         data["coverage"]["control_ratio"] = round(result.coverage.control_ratio, 4)
-        data["metrics"] = db.metrics().summary()
+        data["metrics"] = state.database().metrics().summary()
         print_json(data)
         return
     _stats_text(result)

@@ -64,14 +64,15 @@ def root(
         database_url,
     )
     if database_url:
-        from sqlalchemy.engine import make_url
+        from sentinel_db.config import database_target
+        from sentinel_db.errors import ConfigError
 
         try:
-            password = make_url(database_url).password
-        except Exception:
+            password = database_target(database_url).password
+        except ConfigError:
             password = None
         if password:
-            state.secrets.append(str(password))
+            state.secrets.append(password)
 
 
 app.add_typer(db_cmd.auth_app, name="auth")

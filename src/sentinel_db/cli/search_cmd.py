@@ -47,18 +47,19 @@ def search(
     ] = False,
 ) -> None:
     """Rank controls and rules by relevance to a question; controls come with their rules."""
-    from sentinel_db.retrieval import search_tables
+    from sentinel_db.retrieval import lexical_sections, search_tables
+    from sentinel_db.runtime.query_vectors import QueryEmbedder
 
-    db = get_state(ctx).database()
-    with db.unit_of_work(read_only=True) as session:
-        sections = search_tables(
-            session,
-            query,
-            controls=table in (SearchTable.controls, SearchTable.all),
-            rules=table in (SearchTable.rules, SearchTable.all),
-            limit=limit,
-            lexical=lexical,
-        )
+    state = get_state(ctx)
+    controls = table in (SearchTable.controls, SearchTable.all)
+    rules = table in (SearchTable.rules, SearchTable.all)
+    if lexical or QueryEmbedder.from_settings(state.settings()) is None:
+        # No question vector to fuse: the lexical answer needs no pooled session (and no ORM).
+        with state.session() as session:
+            sections = lexical_sections(session, query, controls=controls, rules=rules, limit=limit)
+    else:
+        with state.database().unit_of_work(read_only=True) as session:
+            sections = search_tables(session, query, controls=controls, rules=rules, limit=limit)
     if fmt is OutputFormat.json:
         print_json({"query": query, "results": sections})
         return

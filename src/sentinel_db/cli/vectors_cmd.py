@@ -12,7 +12,7 @@ from sentinel_db.cli.keys import hinting_keys
 from sentinel_db.cli.render import OutputFormat, info, out, render
 
 if TYPE_CHECKING:
-    from sentinel_db.repositories.vectors import ModelStats
+    from sentinel_db.repositories.stats import ModelStats
 
 
 class SimilarKind(StrEnum):

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from sentinel_db import __version__
 from sentinel_db.errors import SentinelDBError, UsageError, translate
-from sentinel_db.importers.history import RUN_LOCK_CLASS
+from sentinel_db.importers.reaper import RUN_LOCK_CLASS
 from sentinel_db.records.embeddings import (
     TARGETS,
     EmbeddingTarget,

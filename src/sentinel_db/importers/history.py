@@ -19,11 +19,13 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from sentinel_db import __version__
-from sentinel_db.errors import MigrationError, SentinelDBError, translate
+from sentinel_db.errors import SentinelDBError, translate
+from sentinel_db.importers.reaper import RUN_LOCK_CLASS, RUN_LOCK_KEY, reap_dead
+from sentinel_db.importers.reaper import missing_schema as _missing_schema
 from sentinel_db.importers.report import FileReport
 from sentinel_db.records.models import ImportRun
 from sentinel_db.records.tables import sql_name
@@ -33,30 +35,7 @@ from sentinel_db.runtime.db import Database
 log = library_logger("sentinel_db.importers")
 
 _VERSION_WIDTH = 32
-_UNDEFINED_TABLE = "42P01"
-DEAD_RUN_REASON = "the importing process ended without finishing"
-# Two-key advisory locks: (class, key) never collides with the one-key locks used elsewhere.
-RUN_LOCK_CLASS = 0x53454E54  # "SENT"
-# The low 32 bits of the key: the run row's id, first 8 hex digits, as a signed int4.
-_KEY = "('x' || left(replace(CAST({} AS text), '-', ''), 8))::bit(32)::int4"
-_HOLD_LOCK = f"SELECT pg_advisory_xact_lock({RUN_LOCK_CLASS}, {_KEY.format('%s::uuid')})"
-_TRY_LOCK = text(f"SELECT pg_try_advisory_xact_lock({RUN_LOCK_CLASS}, {_KEY.format(':id')})")
-_RUNNING = text(f"SELECT id FROM {sql_name('import_runs')} WHERE status = 'running'")
-_MARK_DEAD = text(
-    f"UPDATE {sql_name('import_runs')} SET status = 'failed', finished_at = now(),"
-    " error = :reason WHERE id = :id AND status = 'running'"
-)
-
-
-def _missing_schema(exc: BaseException) -> None:
-    """Raise a clear error when the failure is an unmigrated database."""
-    cause = getattr(exc, "orig", None) or exc.__cause__
-    cause = getattr(cause, "orig", None) or cause
-    if getattr(cause, "sqlstate", None) in (_UNDEFINED_TABLE, "3F000"):
-        raise MigrationError(
-            "the database has no sentinel-db schema (import_runs is missing)",
-            hint="run `sentinel-db migrate` first",
-        ) from exc
+_HOLD_LOCK = f"SELECT pg_advisory_xact_lock({RUN_LOCK_CLASS}, {RUN_LOCK_KEY.format('%s::uuid')})"
 
 
 def hold_run_lock(conn: psycopg.Connection[Any], row_id: uuid.UUID) -> None:
@@ -69,20 +48,8 @@ def reap_dead_runs(db: Database) -> int:
 
     Returns how many rows were marked. A live import holds its lock, so it is never marked.
     """
-    try:
-        with db.unit_of_work() as session:
-            marked = 0
-            for (row_id,) in session.execute(_RUNNING).all():
-                # The lock stays ours until commit, so a second reaper cannot mark it twice.
-                if session.execute(_TRY_LOCK, {"id": row_id}).scalar_one():
-                    result = session.execute(_MARK_DEAD, {"id": row_id, "reason": DEAD_RUN_REASON})
-                    marked += int(result.rowcount)  # type: ignore[attr-defined]
-    except SQLAlchemyError as exc:
-        _missing_schema(exc)
-        raise translate(exc, action="check for dead imports") from exc
-    if marked:
-        log.warning("%d import run(s) recorded as failed: %s", marked, DEAD_RUN_REASON)
-    return marked
+    with db.unit_of_work() as session:
+        return reap_dead(session)
 
 
 def start_run(

@@ -12,9 +12,10 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
-from sqlalchemy import Connection, text
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 VECTORS_BRANCH: Final = "vectors"
 EXTENSION: Final = "vector"
@@ -184,6 +185,8 @@ def _not_json(name: str) -> Any:
 
 def vectors_installed(conn: Connection) -> bool:
     """True when the vectors branch's tables exist in this database."""
+    from sqlalchemy import text
+
     found = conn.execute(
         text("SELECT to_regclass(:t) IS NOT NULL"), {"t": CONTROL_EMBEDDINGS.table}
     ).scalar_one()
@@ -192,6 +195,8 @@ def vectors_installed(conn: Connection) -> bool:
 
 def extension_available(conn: Connection) -> bool:
     """True when the server can create (or already has) the ``vector`` extension."""
+    from sqlalchemy import text
+
     found = conn.execute(
         text("SELECT 1 FROM pg_available_extensions WHERE name = :n"), {"n": EXTENSION}
     ).first()
@@ -200,6 +205,8 @@ def extension_available(conn: Connection) -> bool:
 
 def missing_extension_message(conn: Connection) -> tuple[str, str]:
     """The refusal, and the hint naming how to get pgvector for this server's version."""
+    from sqlalchemy import text
+
     major = int(conn.execute(text("SELECT current_setting('server_version_num')")).scalar_one())
     major //= 10000
     return (

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sentinel_db.errors import translate
-from sentinel_db.records.models import ALL_TABLES, MODEL_BY_TABLE
 from sentinel_db.records.tables import sql_name
+from sentinel_db.repositories import reads
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.controls import PciControlRepository
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
@@ -21,20 +21,6 @@ _REPOSITORIES: dict[str, type[Repository[Any]]] = {
     "aws_config_rules_guidance": AwsConfigRuleRepository,
     "pci_aws_config_rule_mappings": PciAwsConfigMappingRepository,
 }
-
-
-def count_rows(session: Session, tables: tuple[str, ...] = ALL_TABLES) -> dict[str, int]:
-    """Row count of each of ``tables`` (known table names only)."""
-    counts: dict[str, int] = {}
-    try:
-        for table in tables:
-            model = MODEL_BY_TABLE[table]
-            counts[table] = int(
-                session.execute(select(func.count()).select_from(model)).scalar_one()
-            )
-    except SQLAlchemyError as exc:
-        raise translate(exc, action="count rows") from exc
-    return counts
 
 
 def clear_tables(session: Session, tables: tuple[str, ...]) -> dict[str, int]:
@@ -66,21 +52,5 @@ def repository_for(session: Session, table: str) -> Repository[Any]:
 
 
 def near_keys(session: Session, table: str, key: str, *, limit: int = 5) -> list[str]:
-    """Keys of ``table`` a person who typed ``key`` may have meant, best first.
-
-    The controls under a control id (``10.2`` -> ``10.2.1``, ``10.2.2``) if there are any;
-    otherwise keys that read alike.
-    """
-    import difflib
-
-    repo = repository_for(session, table)
-    column = repo.key
-    try:
-        keys = [str(k) for k in session.execute(select(column).order_by(column)).scalars()]
-    except SQLAlchemyError as exc:
-        raise translate(exc, action=f"read {table}") from exc
-    wanted = key.strip()
-    under = [k for k in keys if k.lower().startswith(wanted.lower() + ".")]
-    if under:
-        return under[:limit]
-    return difflib.get_close_matches(wanted, keys, n=limit, cutoff=0.6)
+    """Keys of ``table`` a person who typed ``key`` may have meant (see :func:`.reads.near_keys`)."""
+    return reads.near_keys(session, table, key, limit=limit)

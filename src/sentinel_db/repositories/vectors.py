@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -72,19 +71,6 @@ class UpsertCounts:
     inserted: int
     updated: int
     unchanged: int
-
-
-class ModelStats(BaseModel):
-    """Stored vectors of one model in one table."""
-
-    model_config = ConfigDict(frozen=True)
-
-    table: str
-    model: str
-    dimensions: int
-    vectors: int
-    stale: int
-    orphaned: int = 0  # vectors whose control or rule no longer exists
 
 
 class VectorStore:
@@ -296,39 +282,3 @@ _UPSERT = (
     " (excluded.embedding, excluded.content_sha256)"
     " RETURNING (t.xmax = 0)"
 )
-
-
-def vector_stats(session: Session) -> list[ModelStats] | None:
-    """Vectors per table and model, with their dimension and how many are stale or orphaned.
-
-    ``None`` when the vectors schema is not installed. A vector is stale when the SHA-256 of
-    its row's current text differs from the hash stored with it, orphaned when its row is gone
-    (no foreign key ties the vectors to the rows, so that each can be rolled back alone).
-    """
-    installed = _run(
-        session,
-        "read statistics",
-        text("SELECT to_regclass(:t)"),
-        {"t": "pci_dss_controls_embeddings"},
-    ).scalar_one()
-    if installed is None:
-        return None
-    found: list[ModelStats] = []
-    for target in TARGETS.values():
-        store = VectorStore(session, target.parent)
-        rows = _run(
-            session,
-            "read statistics",
-            store._sql(
-                "SELECT e.model, e.dimensions, count(*),"
-                " count(*) FILTER (WHERE e.content_sha256 <> {hash}),"
-                " count(*) FILTER (WHERE p.{key} IS NULL)"
-                " FROM {table} e LEFT JOIN {parent} p ON p.{key} = e.{key}"
-                " GROUP BY e.model, e.dimensions ORDER BY e.model, e.dimensions"
-            ),
-        ).all()
-        found.extend(
-            ModelStats(table=target.table, model=m, dimensions=d, vectors=n, stale=s, orphaned=o)
-            for m, d, n, s, o in rows
-        )
-    return found

@@ -214,9 +214,6 @@ def _cache_from(settings: Settings, wanted: bool | None) -> RepositoryCache | No
     )
 
 
-_announced: set[str] = set()
-
-
 def _open_embedded(settings: Settings) -> URL:
     """Start (or reuse) the embedded server; a brand-new data folder is migrated to head.
 
@@ -229,10 +226,7 @@ def _open_embedded(settings: Settings) -> URL:
     data_dir = settings.embedded_dir or embedded.default_data_dir()
     created = not embedded.is_initialised(data_dir)
     url = embedded.open_url(data_dir)
-    if str(data_dir) not in _announced:
-        # One line at 80 columns: the folder is in `sentinel-db embedded status`.
-        log.warning("no DATABASE_URL set: using the embedded PostgreSQL")
-        _announced.add(str(data_dir))
+    embedded.announce(data_dir)
     if created:
         from sentinel_db.schema import migrations
 

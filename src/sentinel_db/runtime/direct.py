@@ -15,14 +15,20 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
-from psycopg.rows import namedtuple_row
 
-from sentinel_db.config import DatabaseTarget, database_target, is_local_url, is_pooler_url
+from sentinel_db.config import (
+    DatabaseTarget,
+    database_target,
+    is_local_url,
+    is_pooler_url,
+    mask_http_url,
+)
 from sentinel_db.errors import describe_connect_error, is_permanent_connect_error, translate
 from sentinel_db.redact import library_logger
 
@@ -92,6 +98,16 @@ def connect_retrying(
                 delay,
             )
             time.sleep(delay)
+
+
+def _named_tuples(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    """Rows as named tuples; a name used twice (``count``, ``count``) or not an identifier
+    (``?column?``) becomes ``_N``, where SQLAlchemy's rows would keep it by position only."""
+    names = [column.name for column in cursor.description or ()]
+    make_type: Any = namedtuple  # names known only at run time
+    row_type = make_type("Row", names, rename=True)
+    make: Callable[[Sequence[Any]], Any] = row_type._make
+    return make
 
 
 class DirectResult:
@@ -185,9 +201,32 @@ def conninfo(target: DatabaseTarget) -> dict[str, Any]:
     return keywords
 
 
+def direct_url(settings: Settings, *, read_only: bool = True) -> str | None:
+    """The URL a direct session of these settings connects to, or None when it must not.
+
+    Reads go to the replica when one is configured, as a read-only unit of work's do. The
+    embedded server's folder qualifies once it exists: a brand-new one is migrated first,
+    which is :class:`~sentinel_db.runtime.db.Database`'s work.
+    """
+    chosen = settings.database_read_url if read_only else None
+    chosen = chosen or settings.database_url
+    if chosen is not None:
+        return chosen.get_secret_value()
+    from sentinel_db.runtime import embedded
+
+    data_dir = settings.embedded_dir or embedded.default_data_dir()
+    if not embedded.is_initialised(data_dir):
+        return None
+    embedded.announce(data_dir)
+    return embedded.embedded_url(data_dir)
+
+
 @contextmanager
-def direct_session(raw_url: str, settings: Settings, *, masked: str) -> Iterator[DirectSession]:
-    """A read-only :class:`DirectSession` on ``raw_url``, closed (and rolled back) at the end.
+def direct_session(
+    raw_url: str, settings: Settings, *, read_only: bool = True
+) -> Iterator[DirectSession]:
+    """A :class:`DirectSession` on ``raw_url``: its work commits at the end unless it failed
+    (a read-only one's transaction just ends), and the connection closes.
 
     Raises:
         ConnectionFailedError: the server cannot be reached or refuses us.
@@ -196,15 +235,13 @@ def direct_session(raw_url: str, settings: Settings, *, masked: str) -> Iterator
     keywords = {**conninfo(target), **driver_args(target, settings)}
     try:
         conn = connect_retrying(
-            lambda: psycopg.connect(**keywords, row_factory=namedtuple_row),
+            lambda: psycopg.connect(**keywords, row_factory=_named_tuples),
             retries=settings.db_retry_count,
-            target=masked,
+            target=mask_http_url(raw_url),
             count=lambda _name: None,
         )
     except psycopg.Error as exc:
         raise translate(exc, action="connect") from exc
-    try:
-        conn.read_only = True
+    with conn:  # commits on success, rolls back on an error, then closes
+        conn.read_only = read_only
         yield DirectSession(conn)
-    finally:
-        conn.close()  # closing ends the read-only transaction; nothing was written

@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentinel_db.errors import ConfigError, ConnectionFailedError, SentinelDBError
+from sentinel_db.redact import library_logger
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
+
+log = library_logger("sentinel_db.db")
 
 _INSTALL_HINT = (
     "set DATABASE_URL to your PostgreSQL/Supabase database, "
@@ -101,6 +104,17 @@ def start_embedded(data_dir: Path | None = None, *, cleanup_mode: str | None = N
         raise ConnectionFailedError(
             f"could not start the embedded PostgreSQL in {path}", hint=_INSTALL_HINT
         ) from exc
+
+
+_announced: set[str] = set()
+
+
+def announce(data_dir: Path) -> None:
+    """Say once per process and folder that the embedded server is in use (one line at 80
+    columns: the folder is in `sentinel-db embedded status`)."""
+    if str(data_dir) not in _announced:
+        log.warning("no DATABASE_URL set: using the embedded PostgreSQL")
+        _announced.add(str(data_dir))
 
 
 def embedded_url(data_dir: Path | None = None) -> str:
