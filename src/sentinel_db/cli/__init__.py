@@ -9,6 +9,16 @@ signature are evaluated by Typer, so they must be cheap: the enums live in ``cli
 ``tests/test_cli_startup.py`` checks the rule; ``bench/cli_startup.py`` measures the result.
 """
 
-from sentinel_db.cli.main import app, main
+from typing import Any
+
+from sentinel_db.cli.main import main
 
 __all__ = ["app", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole command tree, built on request
+        from sentinel_db.cli.main import build_app
+
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sentinel_db.cli import data_cmd, db_cmd, embedded_cmd, import_cmd, vectors_cmd
-from sentinel_db.cli.args import PlainCommand
 from sentinel_db.cli.context import CliState, current_state, get_state, scrub
 from sentinel_db.cli.render import err
 
 if TYPE_CHECKING:
     from sentinel_db.errors import SentinelDBError
-
-app = typer.Typer(
-    name="sentinel-db",
-    help="Load, check and query PCI DSS controls, AWS Config rule guidance and their mappings.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
 
 def _version(value: bool) -> None:
@@ -34,7 +26,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     verbose: Annotated[
@@ -75,21 +66,75 @@ def root(
             state.secrets.append(password)
 
 
-app.add_typer(db_cmd.auth_app, name="auth")
-app.add_typer(db_cmd.db_app, name="db")
-app.add_typer(import_cmd.app, name="import-data")
-app.add_typer(data_cmd.app, name="data")
-app.add_typer(embedded_cmd.app, name="embedded")
-app.command("migrate", help="Upgrade the schema (same as `db migrate`).")(db_cmd.migrate)
-app.command(
-    "import",
-    cls=PlainCommand,
-    help="Import every recognised CSV under SOURCE (same as `import-data bulk`).",
-)(import_cmd.import_everyday)
-app.command("embed", help="Embed rows whose vector is missing or stale (needs a provider).")(
-    vectors_cmd.embed
-)
-app.command("stats", help="Row counts, sizes, coverage (same as `data stats`).")(data_cmd.stats)
+# Each command and group by name: (module of sentinel_db.cli, attribute, help). A command line
+# loads and builds only the one it names, so `stats` neither imports nor builds `import`.
+_GROUPS: dict[str, tuple[str, str]] = {
+    "auth": ("db_cmd", "auth_app"),
+    "db": ("db_cmd", "db_app"),
+    "import-data": ("import_cmd", "app"),
+    "data": ("data_cmd", "app"),
+    "embedded": ("embedded_cmd", "app"),
+}
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "migrate": ("db_cmd", "migrate", "Upgrade the schema (same as `db migrate`)."),
+    "import": (
+        "import_cmd",
+        "import_everyday",
+        "Import every recognised CSV under SOURCE (same as `import-data bulk`).",
+    ),
+    "embed": (
+        "vectors_cmd",
+        "embed",
+        "Embed rows whose vector is missing or stale (needs a provider).",
+    ),
+    "stats": ("data_cmd", "stats", "Row counts, sizes, coverage (same as `data stats`)."),
+}
+# Global options that take a value: the word after them is not a command's name.
+_VALUED = ("--config", "--database-url")
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The root app with every command, or with only the command or group named ``only``."""
+    from sentinel_db.cli.args import PlainCommand
+
+    app = typer.Typer(
+        name="sentinel-db",
+        help="Load, check and query PCI DSS controls, AWS Config rule guidance and their mappings.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root)
+    for name, (module, attribute) in _GROUPS.items():
+        if only in (None, name):
+            app.add_typer(_load(module, attribute), name=name)
+    for name, (module, attribute, text) in _COMMANDS.items():
+        if only in (None, name):
+            cls = PlainCommand if name == "import" else None
+            app.command(name, cls=cls, help=text)(_load(module, attribute))
+    return app
+
+
+def _load(module: str, attribute: str) -> Any:
+    return getattr(import_module(f"sentinel_db.cli.{module}"), attribute)
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command or group ``argv`` names (its first word that is not a global option)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in _GROUPS or word in _COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> Any:
+    # ``app``, the whole command tree, is built only when asked for (documentation, tests).
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _report(exc: SentinelDBError, state: CliState) -> int:
@@ -130,8 +175,10 @@ def _usage_error(exc: Exception) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; library errors become one message and their exit code, never a traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    app = build_app(command_named(args))
     try:
-        code = app(args=argv, prog_name="sentinel-db", standalone_mode=False)
+        code = app(args=args, prog_name="sentinel-db", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except _ClickException as exc:
         sys.exit(_usage_error(exc))
