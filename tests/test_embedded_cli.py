@@ -81,6 +81,13 @@ def test_status_describes_a_running_server_and_stop_stops_it(
     else:
         assert f"tcp:      {data['listen_address']} port {data['port']}" in text.stdout
 
+    # A running server's URL is read from its postmaster.pid, and it is the server's own.
+    from sentinel_db.runtime.embedded import embedded_url
+
+    assert embedded_url(server.folder) == server.admin_uri
+    with psycopg.connect(embedded_url(server.folder)) as conn:
+        assert conn.execute("SELECT current_setting('data_directory')").fetchone() is not None
+
     stopped = run_cli(capsys, "embedded", "stop")
     assert stopped.exit_code == 0, stopped.output
     assert "stopped the embedded PostgreSQL" in stopped.stderr

@@ -119,8 +119,41 @@ def announce(data_dir: Path) -> None:
 
 def embedded_url(data_dir: Path | None = None) -> str:
     """A connection URL for the embedded server, starting it if needed."""
-    server = start_embedded(data_dir)
-    return str(server.get_uri())
+    return _running_url(data_dir or default_data_dir()) or str(start_embedded(data_dir).get_uri())
+
+
+def _running_url(path: Path) -> str | None:
+    """The URL of the server running and ready in ``path``, read from its ``postmaster.pid``
+    (what the embedded server's own lookup would give, without loading it), or None."""
+    found = _postmaster(path)
+    if found is None or found[4] != "ready":
+        return None
+    _pid, port, socket_dir, _listen, _state = found
+    if socket_dir is None:
+        return None
+    return f"postgresql://postgres:@/postgres?host={socket_dir}" + (
+        f"&port={port}" if port not in (None, 5432) else ""
+    )
+
+
+def _postmaster(path: Path) -> tuple[int, int | None, str | None, str | None, str] | None:
+    """pid, port, socket folder, listen address and state of the live postmaster in ``path``."""
+    pidfile = path / "postmaster.pid"
+    try:
+        lines = pidfile.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    # postmaster.pid: pid, data dir, start time, port, socket dir, listen address, shared memory
+    # key, state (PostgreSQL's layout)
+    if len(lines) < 5 or not lines[0].strip().isdigit() or not _alive(int(lines[0])):
+        return None
+    return (
+        int(lines[0]),
+        int(lines[3]) if lines[3].strip().isdigit() else None,
+        lines[4].strip() or None,
+        (lines[5].strip() if len(lines) > 5 else "") or None,
+        lines[7].strip() if len(lines) > 7 else "",
+    )
 
 
 def open_url(data_dir: Path | None = None) -> URL:
@@ -176,17 +209,8 @@ def status(data_dir: Path | None = None) -> EmbeddedStatus:
     path = data_dir or default_data_dir()
     version_file = path / "PG_VERSION"
     initialised = version_file.is_file()
-    pid = port = None
-    socket_dir = listen = None
-    pidfile = path / "postmaster.pid"
-    if pidfile.is_file():
-        # postmaster.pid: pid, data dir, start time, port, socket dir, ... (PostgreSQL's layout)
-        lines = pidfile.read_text(encoding="utf-8", errors="replace").splitlines()
-        if len(lines) >= 5 and lines[0].strip().isdigit() and _alive(int(lines[0])):
-            pid = int(lines[0])
-            port = int(lines[3]) if lines[3].strip().isdigit() else None
-            socket_dir = lines[4].strip() or None
-            listen = (lines[5].strip() if len(lines) > 5 else "") or None
+    found = _postmaster(path)
+    pid, port, socket_dir, listen = found[:4] if found is not None else (None, None, None, None)
     return EmbeddedStatus(
         data_dir=str(path),
         initialised=initialised,
