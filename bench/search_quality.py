@@ -296,6 +296,9 @@ def _run_all(
     if len(folders) > 1:
         print("\nall data sets (judged set)\n")
         _print(combined)
+        if cache is not None:
+            print("\nall data sets, held-out half\n")
+            _print(combined, "/held-out")
 
 
 if __name__ == "__main__":

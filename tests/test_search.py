@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,25 @@ def test_counts_are_honest_and_an_empty_result_explains_itself(corpus: Session) 
         and empty.explain_empty("control") == "no control matches any of: zebra, quokka"
     )
     assert "no searchable words" in repo.search_results("how do we", 5).explain_empty("control")
+
+
+def test_the_ceiling_is_what_a_row_holding_every_query_word_could_score(corpus: Session) -> None:
+    bare = Glossary.from_groups([])
+    repo = PciControlRepository(corpus)
+    docs, df = corpus.execute(
+        text(
+            "SELECT count(*), count(*) FILTER (WHERE search_vector @@ to_tsquery('english',"
+            " 'firewall')) FROM pci_dss_controls"
+        )
+    ).one()
+    result = repo.search_results("firewall", 5, glossary=bare)
+    # One word: BM25's numerator for it, idf times (k1 + 1); each row's part stays below it.
+    idf = math.log(1 + (docs - df + 0.5) / (df + 0.5))
+    assert result.ceiling == pytest.approx(idf * (1.2 + 1))
+    assert 0 < result.hits[0].rank < result.ceiling
+    two = repo.search_results("firewall zebra", 5, glossary=bare)
+    assert two.ceiling == pytest.approx(result.ceiling)  # a word no row holds adds nothing
+    assert repo.search_results("zebra quokka", 5).ceiling == 0.0
 
 
 def test_an_empty_result_names_the_words_as_typed_never_their_stems(corpus: Session) -> None:

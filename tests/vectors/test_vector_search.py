@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from sentinel_db import retrieve
 from sentinel_db.errors import DataValidationError, NotFoundError, UsageError
 from sentinel_db.repositories import AwsConfigRuleRepository, PciControlRepository
-from sentinel_db.repositories.hybrid import RRF_K, fuse
+from sentinel_db.repositories.hybrid import FUSION_DEPTH, RRF_K, fuse, share_for
 from sentinel_db.repositories.stats import vector_stats
+from sentinel_db.repositories.vectors import VectorStore
 from sentinel_db.search.glossary import Glossary
 from tests.vectors.helpers import CONTROLS, blend, seed_text, vector
 
@@ -88,7 +89,12 @@ def test_hybrid_search_fuses_both_sides_and_says_which_found_each_hit(
     bare = Glossary.from_groups([])
     hits = repo.search("authentication", 10, embedding=vectors["10.2"], model=MODEL, glossary=bare)
     by_key = {h.record.control_id: h for h in hits}
-    assert hits[0].record.control_id in {"8.3", "8.4"}
+    # Each side's best scores 1 on its side: 10.2, found by its vector alone, gets half; the
+    # lexical leader gets half and what its own vector adds, so the two lead together.
+    assert by_key["10.2"].rank == pytest.approx(0.5)
+    leader = max(("8.3", "8.4"), key=lambda k: by_key[k].rank)
+    assert by_key[leader].rank >= 0.5
+    assert {h.record.control_id for h in hits[:2]} == {"10.2", leader}
     assert by_key["8.3"].found_by == "both" or by_key["8.4"].found_by == "both"
     assert by_key["10.2"].found_by == "vector"
     assert "«" in by_key["8.4"].snippet  # lexical hits keep their highlighted snippet
@@ -100,7 +106,54 @@ def test_hybrid_search_fuses_both_sides_and_says_which_found_each_hit(
     default = repo.search("authentication", 10, embedding=vectors["10.2"], model=MODEL)
     found = {h.record.control_id: h for h in default}
     assert found["10.2"].found_by == "vector"
-    assert default[0].record.control_id in {"8.3", "8.4"} and default[0].found_by == "both"
+    top = {h.record.control_id: h.found_by for h in default[:2]}
+    assert top.pop("10.2") == "vector"
+    assert set(top) <= {"8.3", "8.4"} and list(top.values()) == ["both"]
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return dot / (sum(x * x for x in a) ** 0.5 * sum(y * y for y in b) ** 0.5)
+
+
+def test_similarities_are_the_cosines_of_the_stored_vectors_asked_for(session: Session) -> None:
+    vectors = _store(session, 8)
+    store = VectorStore(session, "pci_dss_controls")
+    query = vectors["3.4"]
+    found = store.similarities(query, ["3.4", "8.3", "9.9"], model=MODEL)
+    assert set(found) == {"3.4", "8.3"}  # 9.9 has no vector
+    assert found["3.4"] == pytest.approx(1.0, abs=1e-5)
+    assert found["8.3"] == pytest.approx(_cosine(query, vectors["8.3"]), abs=1e-5)
+    nearest = dict(store.nearest(query, model=MODEL, limit=len(CONTROLS)))
+    assert found["8.3"] == pytest.approx(nearest["8.3"], abs=1e-6)
+    assert store.similarities(query, [], model=MODEL) == {}
+    assert store.similarities(query, ["8.3"], model="other-model") == {}
+
+
+def test_a_row_found_lexically_only_is_fused_with_its_own_similarity(session: Session) -> None:
+    seed_text(session)
+    query = vector(500, 8)
+    # More rows close to the question than the vector side ranks, none of them matching a word:
+    # 3.4 matches "unreadable" but its vector is farther, so only the lexical side finds it.
+    fillers = {f"F.{i}": blend(query, vector(600 + i, 8), 0.05) for i in range(FUSION_DEPTH + 4)}
+    repo = PciControlRepository(session)
+    repo.upsert_many(
+        [
+            {"control_id": k, "requirement": "Filler", "chunk": f"Filler {k}", "metadata": {}}
+            for k in fillers
+        ]
+    )
+    own = blend(query, vector(700, 8), 0.5)
+    repo.upsert_embeddings({**fillers, "3.4": own}, model=MODEL)
+    lexical = repo.search_results("unreadable", 20)
+    coverage = lexical.hits[0].rank / lexical.ceiling
+    assert 0 < coverage < 1
+    best = max(_cosine(query, v) for v in fillers.values())
+    share = share_for(coverage)
+    hits = repo.search("unreadable", 10, embedding=query, model=MODEL)
+    [hit] = [h for h in hits if h.record.control_id == "3.4"]
+    assert hit.found_by == "lexical"
+    assert hit.rank == pytest.approx((1 - share) + share * _cosine(query, own) / best, abs=1e-4)
 
 
 class _FixedEmbedder:

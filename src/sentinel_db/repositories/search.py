@@ -74,6 +74,9 @@ class SearchResult(Generic[RecordT]):
 
     ``matched`` counts rows matching any query term (after the phrase and ``-word`` filters);
     when ``exact`` is false it counts only the rows gathered through the rarest terms.
+    ``ceiling`` is the score a row would reach holding every signal of the query as often as
+    scoring counts (each signal's BM25 numerator): hybrid search reads how much of the question
+    the best lexical row holds as its score over this.
     """
 
     hits: list[SearchHit[RecordT]]
@@ -82,6 +85,7 @@ class SearchResult(Generic[RecordT]):
     terms: tuple[str, ...]
     query: ParsedQuery
     words: tuple[str, ...] = ()
+    ceiling: float = 0.0
 
     def explain_empty(self, noun: str) -> str:
         """Why nothing came back, in one sentence, in the words the query used."""
@@ -343,5 +347,11 @@ def ranked_search(
     exact = not capped and (not left_out or (len(hits) == limit and hits[-1].rank > bound))
     words = typed_words(session, parsed.ranking_text, analysis.typed) if not hits else ()
     return SearchResult(
-        hits=hits, matched=matched, exact=exact, terms=analysis.typed, query=parsed, words=words
+        hits=hits,
+        matched=matched,
+        exact=exact,
+        terms=analysis.typed,
+        query=parsed,
+        words=words,
+        ceiling=sum(s.scale(docs) for s in signals),
     )

@@ -64,6 +64,16 @@ def _distance(dimensions: int) -> tuple[str, str]:
     return f"(e.embedding::{kind}({int(dimensions)}))", f"{kind}({int(dimensions)})"
 
 
+def _query_vector(vector: Sequence[float]) -> tuple[list[float], str, str]:
+    """A query vector checked, with the column expression and cast it is compared through."""
+    try:
+        values = check_vector(list(vector))
+    except ValueError as exc:
+        raise DataValidationError(f"query vector: {exc}") from None
+    column, cast = _distance(len(values))
+    return values, column, cast
+
+
 @dataclass(frozen=True)
 class UpsertCounts:
     """What an upsert of embeddings did."""
@@ -136,11 +146,7 @@ class VectorStore:
         nearest first, each with its cosine similarity."""
         if limit < 1 or limit > MAX_LIMIT:
             raise UsageError(f"limit must be between 1 and {MAX_LIMIT}")
-        try:
-            values = check_vector(list(vector))
-        except ValueError as exc:
-            raise DataValidationError(f"query vector: {exc}") from None
-        column, cast = _distance(len(values))
+        values, column, cast = _query_vector(vector)
         # Transaction-local: a wider candidate list for recall, and iterative scans so that
         # filtering on the model after the index scan still yields `limit` rows in order.
         _run(
@@ -166,6 +172,26 @@ class VectorStore:
         ).all()
         found = [(str(k), 1.0 - float(d)) for k, d in rows if k != exclude]
         return found[:limit]
+
+    def similarities(
+        self, vector: Sequence[float], keys: Sequence[str], *, model: str
+    ) -> dict[str, float]:
+        """The cosine similarity of ``vector`` to the stored vector of each of ``keys`` that has
+        one of ``model`` (one primary-key look-up; keys without a vector are left out)."""
+        if not keys:
+            return {}
+        values, column, cast = _query_vector(vector)
+        rows = _run(
+            self.session,
+            "search vectors",
+            self._sql(
+                f"SELECT e.{{key}}, {column} <=> CAST(:q AS {cast}) AS distance FROM {{table}} e"
+                f" WHERE e.{{key}} = ANY(CAST(:keys AS text[])) AND e.model = :model"
+                f" AND e.dimensions = {len(values)}"
+            ),
+            {"q": vector_literal(values), "keys": list(keys), "model": model},
+        ).all()
+        return {str(k): 1.0 - float(d) for k, d in rows}
 
     def vector_of(self, key: str, model: str | None) -> tuple[str, list[float]]:
         """The model name and stored vector of ``key``.
