@@ -11,6 +11,8 @@ survivors (``mutmut show NAME`` in the group's folder shows one).
     .venv/bin/python bench/mutation.py search cache          # some of them
     .venv/bin/python bench/mutation.py --list                # the groups, their modules and tests
     .venv/bin/python bench/mutation.py --report              # figures of the runs made so far
+    .venv/bin/python bench/mutation.py rollback-vectors \\
+        --only 'sentinel_db.schema.rollback.x__plan_vectors__mutmut_*'   # some mutants only
 
 The configuration shared by every group is ``[tool.mutmut]`` in pyproject.toml; this script only
 swaps in each group's modules and test files.
@@ -65,7 +67,15 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_rollback_plan.py", "tests/test_migrate_cli.py"],
     ),
     # The vector branch's rollback (pgvector: the embedded server the vector tests start).
-    "rollback-vectors": (["schema/rollback.py"], ["tests/vectors/test_vector_schema.py"]),
+    "rollback-vectors": (
+        ["schema/rollback.py"],
+        [
+            "tests/vectors/test_vector_schema.py",
+            "tests/vectors/test_vector_rollback.py",
+            # Planning the vectors history where it was never applied needs no pgvector.
+            "tests/test_rollback_plan.py::test_vectors_not_applied_plan_and_run_nothing",
+        ],
+    ),
     "access": (
         ["schema/access.py"],
         ["tests/test_access_migrate.py", "tests/test_rls.py", "tests/test_supabase.py"],
@@ -78,6 +88,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_import_optional_columns.py",
             "tests/test_import_claims.py",
             "tests/test_import_cli.py",
+            "tests/test_import_stage.py",
         ],
     ),
 }
@@ -130,11 +141,16 @@ def _results(folder: Path) -> dict[str, str]:
     return found
 
 
-def run_group(group: str, *, children: int) -> dict[str, str]:
-    """Mutate ``group``'s modules and run its tests; each mutant's status."""
+def run_group(group: str, *, children: int, only: list[str]) -> dict[str, str]:
+    """Mutate ``group``'s modules and run its tests; each mutant's status.
+
+    ``only`` (mutant names or ``fnmatch`` patterns) limits the run to those mutants; the rest
+    stay "not checked".
+    """
     folder = _prepare(group)
     mutmut = Path(sys.executable).with_name("mutmut")
-    subprocess.run([str(mutmut), "run", "--max-children", str(children)], cwd=folder, check=False)
+    command = [str(mutmut), "run", "--max-children", str(children), *only]
+    subprocess.run(command, cwd=folder, check=False)
     return _results(folder)
 
 
@@ -143,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", choices=[[], *GROUPS], default=[])
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="run only the mutants matching this name or fnmatch pattern (repeatable)",
+    )
     parser.add_argument("--list", action="store_true", help="print the groups and stop")
     parser.add_argument(
         "--report", action="store_true", help="print the results of earlier runs, run nothing"
@@ -160,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             statuses = _results(SCRATCH / group)
         else:
-            statuses = run_group(group, children=args.children)
+            statuses = run_group(group, children=args.children, only=args.only)
         killed = sum(s in ("killed", "timeout") for s in statuses.values())
         survived = sum(s == "survived" for s in statuses.values())
         other = len(statuses) - killed - survived

@@ -228,6 +228,12 @@ def test_mapping_references_warn_and_strict_rejects(clean_db: Database, tmp_path
         options=ImportOptions(strict=True, force=True),
     )
     assert strict.rejected == 2 and strict.exit_code == 4
+    # Strict makes an unknown control an error too (a rejected row is not checked further).
+    assert sorted((e.line, e.column) for e in strict.errors) == [
+        (2, "config_rules"),
+        (3, "control_id"),
+    ]
+    assert strict.warnings == 0
 
 
 def test_unknown_table_lists_valid_ones(clean_db: Database, tmp_path: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from sentinel_db.config import load_settings
+from sentinel_db.errors import MigrationError
 from sentinel_db.runtime.db import Database
 from sentinel_db.schema import migrations
 
@@ -118,3 +120,9 @@ def test_each_history_has_one_head_and_the_vectors_one_stands_alone() -> None:
     assert not core_ids & migrations.optional_revisions()
     for script in vectors.walk_revisions():
         assert not script.dependencies
+
+
+def test_a_history_name_that_is_neither_is_refused_not_read_as_the_vectors_one() -> None:
+    for name in ("graphs", None):
+        with pytest.raises(MigrationError, match="no migration history is called"):
+            migrations.make_script_directory(name)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from sentinel_db.repositories import AwsConfigRuleRepository, PciControlRepository
@@ -78,3 +79,14 @@ def write_embeddings(
         for name, model, values in rows:
             out.writerow([name, model, values if isinstance(values, str) else json.dumps(values)])
     return path
+
+
+def store_raw_vector(conn: Connection) -> None:
+    """One small vector for control 1.1, written straight into its table (no model needed)."""
+    conn.execute(
+        text(
+            "INSERT INTO pci_dss_controls_embeddings"
+            " (control_id, model, dimensions, embedding, content_sha256)"
+            " VALUES ('1.1', 'm', 3, '[1,2,3]', 'x')"
+        )
+    )

@@ -16,6 +16,7 @@ from sentinel_db.runtime.db import Database
 from sentinel_db.schema import migrations
 from tests.test_alembic_cli import alembic, bare_env
 from tests.vectors.conftest import create_database, libpq
+from tests.vectors.helpers import store_raw_vector
 
 CORE_TABLE = "sentinel_db.sentinel_db_alembic_version"
 VECTORS_TABLE = "sentinel_db.sentinel_db_vectors_alembic_version"
@@ -29,13 +30,7 @@ def old_style(vector_server: URL) -> URL:
     engine = Database.from_url(url, load_settings(None)).engine
     migrations.upgrade(engine, with_vectors=True)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO pci_dss_controls_embeddings"
-                " (control_id, model, dimensions, embedding, content_sha256)"
-                " VALUES ('1.1', 'm', 3, '[1,2,3]', 'x')"
-            )
-        )
+        store_raw_vector(conn)
         conn.execute(text(f"DROP TABLE {VECTORS_TABLE}"))
         conn.execute(text(f"INSERT INTO {CORE_TABLE} (version_num) VALUES ('v0001')"))
     return url

@@ -49,7 +49,14 @@ _VECTORS_TABLE_SQL = f"{BOOKKEEPING_SCHEMA}.{VECTORS_VERSION_TABLE}"
 
 
 def script_location(environment: Environment = CORE) -> Path:
-    """Where an environment's scripts are: inside an installed wheel, else the repository's."""
+    """Where an environment's scripts are: inside an installed wheel, else the repository's.
+
+    Raises:
+        MigrationError: ``environment`` is neither history, or the scripts are missing.
+    """
+    if environment not in (CORE, VECTORS):
+        # Refused rather than read as the vectors history, which every other name would reach.
+        raise MigrationError(f"no migration history is called {environment!r}")
     for root in (_PACKAGE_SCRIPTS, _REPO_SCRIPTS):
         candidate = root if environment == CORE else root / VECTORS
         if (candidate / "env.py").is_file():
