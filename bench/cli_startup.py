@@ -7,6 +7,8 @@ warm-up run, and the median wall time is printed next to its target. The command
 a throwaway database on ``--server`` (DATABASE_URL set), migrated and loaded with the bundled
 sample, then dropped. `psql` (when on PATH) shows what the question costs the server plus a
 process start: the floor the CLI is measured against.
+The last row times Python importing the libraries every read command needs before its own code
+runs (Typer, rich, psycopg, pydantic-settings): the floor on this machine.
 Then `stats` on the embedded default (no DATABASE_URL, a throwaway data folder) is timed beside
 `stats` with DATABASE_URL pointing at that same server: the default may cost at most 0.1 s more.
 
@@ -55,6 +57,10 @@ SAME_QUESTION: dict[str, str | None] = {
     " ORDER BY ts_rank(search_vector, q) DESC LIMIT 10",
     "data list controls": "SELECT * FROM pci_dss_controls ORDER BY control_id LIMIT 10",
 }
+
+
+# What every read command must load before it can answer: the floor its own code stands on.
+LIBRARIES = "import typer, rich.console, rich.table, psycopg, pydantic_settings"
 
 
 def _command() -> list[str]:
@@ -112,6 +118,10 @@ def main() -> None:
                 f"sentinel-db {label:<40}{median:>9.3f}{p90:>7.3f}{target:>7.1f}{floor:>8}"
                 f"  {verdict}"
             )
+        times = _time([sys.executable, "-c", LIBRARIES], env, args.runs)
+        p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
+        label = "(python importing Typer, rich, psycopg, pydantic-settings)"
+        print(f"{label:<52}{statistics.median(times):>9.3f}{p90:>7.3f}")
     finally:
         with psycopg.connect(args.server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
