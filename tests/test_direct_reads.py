@@ -136,3 +136,24 @@ def test_everyday_read_commands_load_no_sqlalchemy(
     last = result.stderr.strip().splitlines()[-1]
     assert last == f"{'sqlalchemy loaded' if loads else 'no sqlalchemy'} 0", result.stderr
     assert result.stdout.strip()
+
+
+def test_a_read_command_that_cannot_connect_says_where_and_why_without_the_password(
+    cli_env: dict[str, Any],
+) -> None:
+    env = {**cli_env, "DATABASE_URL": "postgresql://reader:s3cret-pw@127.0.0.1:1/x"}
+    env["DB_RETRY_COUNT"] = "0"
+    result = subprocess.run(
+        [sys.executable, "-m", "sentinel_db", "stats"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "error: cannot connect to postgresql://***@127.0.0.1:1/x: connection refused" in (
+        result.stderr
+    )
+    assert "hint: is PostgreSQL running" in result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr and result.stdout == ""

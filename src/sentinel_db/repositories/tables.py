@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from sentinel_db.errors import translate
 from sentinel_db.records.tables import sql_name
-from sentinel_db.repositories import reads
 from sentinel_db.repositories.base import Repository
 from sentinel_db.repositories.controls import PciControlRepository
 from sentinel_db.repositories.mappings import PciAwsConfigMappingRepository
@@ -49,8 +48,3 @@ def clear_tables(session: Session, tables: tuple[str, ...]) -> dict[str, int]:
 def repository_for(session: Session, table: str) -> Repository[Any]:
     """The repository of reference table ``table`` (a name from :func:`resolve_tables`)."""
     return _REPOSITORIES[table](session)
-
-
-def near_keys(session: Session, table: str, key: str, *, limit: int = 5) -> list[str]:
-    """Keys of ``table`` a person who typed ``key`` may have meant (see :func:`.reads.near_keys`)."""
-    return reads.near_keys(session, table, key, limit=limit)

@@ -18,16 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sentinel_db.config import Settings, get_settings, mask_url
 from sentinel_db.errors import (
-    ConnectionFailedError,
-    DatabaseTimeoutError,
-    SentinelDBError,
-    describe_connect_error,
-    missing_at_connect,
     translate,
 )
 from sentinel_db.redact import library_logger
 from sentinel_db.runtime.cache import RepositoryCache
 from sentinel_db.runtime.cache import attach as attach_cache
+from sentinel_db.runtime.direct import connect_failure
 from sentinel_db.runtime.engine import (  # re-exported: callers know them from here
     ConnectionPlan,
     create_db_engine,
@@ -193,7 +189,7 @@ class Database:
                 ).one()
         except SQLAlchemyError as exc:
             note_failure(self.engine, exc)
-            raise _connect_failure(exc, self.masked_url) from exc
+            raise connect_failure(exc, self.masked_url) from exc
         return HealthReport(
             masked_url=self.masked_url,
             server_version=str(row[0]),
@@ -236,32 +232,3 @@ def _open_embedded(settings: Settings) -> URL:
         finally:
             engine.dispose()
     return url
-
-
-def _connect_failure(exc: SQLAlchemyError, masked: str) -> SentinelDBError:
-    orig = getattr(exc, "orig", exc)
-    reason = describe_connect_error(orig)
-    hints = {
-        "authentication failed": "check the user and password in DATABASE_URL",
-        "database does not exist": "create the database or fix its name in DATABASE_URL",
-        "database or role does not exist": "check the database and user names in DATABASE_URL",
-        "unknown host": "check the host name in DATABASE_URL",
-        "connection refused": "is PostgreSQL running and listening on that host and port?",
-        "connection timed out": "check the network path, or raise DB_TIMEOUT",
-    }
-    translated = translate(exc, action="connect")
-    if isinstance(translated, DatabaseTimeoutError):
-        # The server is fine; every pooled connection is busy. Saying "cannot connect" would mislead.
-        return translated
-    if not isinstance(translated, ConnectionFailedError):
-        return ConnectionFailedError(f"cannot connect to {masked}: {reason}")
-    missing = missing_at_connect(orig)
-    if missing is not None:
-        return ConnectionFailedError(
-            f"cannot connect to {masked}: {missing}",
-            hint="create it, or fix the name in DATABASE_URL",
-        )
-    return ConnectionFailedError(
-        f"cannot connect to {masked}: {reason}",
-        hint=hints.get(reason, "check DATABASE_URL and that the server is reachable"),
-    )

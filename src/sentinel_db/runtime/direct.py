@@ -29,7 +29,15 @@ from sentinel_db.config import (
     is_pooler_url,
     mask_http_url,
 )
-from sentinel_db.errors import describe_connect_error, is_permanent_connect_error, translate
+from sentinel_db.errors import (
+    ConnectionFailedError,
+    DatabaseTimeoutError,
+    SentinelDBError,
+    describe_connect_error,
+    is_permanent_connect_error,
+    missing_at_connect,
+    translate,
+)
 from sentinel_db.redact import library_logger
 
 if TYPE_CHECKING:
@@ -241,7 +249,37 @@ def direct_session(
             count=lambda _name: None,
         )
     except psycopg.Error as exc:
-        raise translate(exc, action="connect") from exc
+        raise connect_failure(exc, mask_http_url(raw_url)) from exc
     with conn:  # commits on success, rolls back on an error, then closes
         conn.read_only = read_only
         yield DirectSession(conn)
+
+
+def connect_failure(exc: BaseException, masked: str) -> SentinelDBError:
+    """A failed connection to ``masked`` as one clear error: the reason and what to check."""
+    orig = getattr(exc, "orig", exc)
+    reason = describe_connect_error(orig)
+    hints = {
+        "authentication failed": "check the user and password in DATABASE_URL",
+        "database does not exist": "create the database or fix its name in DATABASE_URL",
+        "database or role does not exist": "check the database and user names in DATABASE_URL",
+        "unknown host": "check the host name in DATABASE_URL",
+        "connection refused": "is PostgreSQL running and listening on that host and port?",
+        "connection timed out": "check the network path, or raise DB_TIMEOUT",
+    }
+    translated = translate(exc, action="connect")
+    if isinstance(translated, DatabaseTimeoutError):
+        # The server is fine; every pooled connection is busy. Saying "cannot connect" would mislead.
+        return translated
+    if not isinstance(translated, ConnectionFailedError):
+        return ConnectionFailedError(f"cannot connect to {masked}: {reason}")
+    missing = missing_at_connect(orig)
+    if missing is not None:
+        return ConnectionFailedError(
+            f"cannot connect to {masked}: {missing}",
+            hint="create it, or fix the name in DATABASE_URL",
+        )
+    return ConnectionFailedError(
+        f"cannot connect to {masked}: {reason}",
+        hint=hints.get(reason, "check DATABASE_URL and that the server is reachable"),
+    )
