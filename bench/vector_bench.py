@@ -3,8 +3,9 @@
 Starts a throwaway embedded PostgreSQL (pgserver, with pgvector) in a temporary folder, migrates
 a database ``--with vectors``, COPYs ``--rows`` synthetic controls (default 100,000), writes a
 ``pci_dss_controls_embeddings.csv`` of ``--dims``-dimension vectors (default 384) and imports it
-through the importer. Then it times, through the repositories, ``similar_to`` and hybrid
-``search`` (top 10), and measures recall@10 of the HNSW index against an exact scan.
+through the importer. It vacuums both tables, then times, through the repositories,
+``similar_to`` and hybrid ``search`` (top 10), and measures recall@10 of the HNSW index against an
+exact scan.
 
 Vectors are clustered (one of ``--clusters`` centres plus noise), as embeddings of texts on a
 few hundred topics are; query vectors are fresh draws from the same clusters.
@@ -139,9 +140,10 @@ def main() -> None:
         assert report.status == "succeeded", report.errors
         print(f"import of the embeddings file: {report.rows_read:,} rows in {report.seconds:.1f} s"
               f" = {report.rows_per_second:,.0f} rows/s")  # fmt: skip
-        with db.engine.begin() as conn:
-            conn.execute(text("ANALYZE pci_dss_controls_embeddings"))
-            conn.execute(text("ANALYZE pci_dss_controls"))
+        # Vacuumed now, not by autovacuum on the other core while the searches are timed.
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE pci_dss_controls_embeddings")
+            conn.execute("VACUUM ANALYZE pci_dss_controls")
 
         queries = [clusters.draw() for _ in range(args.queries)]
         keys = [_control_id(rng.randrange(args.rows)) for _ in range(args.queries)]
@@ -157,6 +159,8 @@ def main() -> None:
                 topic, values = queries[i]
                 repo.search(_topic_words(topic)[0], 10, embedding=values, model=MODEL)
 
+            for i in range(10):
+                hybrid(i)
             p50, p95 = _timed(args.queries, hybrid)
             print(f"hybrid search top 10: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
             # The two sides alone, at the depth the fusion asks each of them for (limit 10).

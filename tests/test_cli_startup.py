@@ -47,6 +47,42 @@ def test_importing_the_package_loads_nothing_until_a_name_is_used() -> None:
     assert "sqlalchemy" in _loaded_after("from sentinel_db import Database")
 
 
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["stats"], ("stats", None)),
+        (["--database-url", "data", "data", "search", "-sms mfa"], ("data", "search")),
+        (["data", "--help"], ("data", None)),
+        (["-v", "import-data", "history", "--table", "controls"], ("import-data", "history")),
+        (["nosuch", "data"], (None, None)),
+    ],
+)
+def test_the_command_line_names_its_command(
+    argv: list[str], named: tuple[str | None, str | None]
+) -> None:
+    from sentinel_db.cli.main import command_named
+
+    assert command_named(argv) == named
+
+
+def test_a_group_is_built_with_only_the_command_asked_for() -> None:
+    from typer.main import get_command
+
+    from sentinel_db.cli.main import build_app
+
+    def commands(app: object) -> set[str]:
+        group = get_command(app).commands["data"]  # type: ignore[arg-type, attr-defined]
+        return set(group.commands)
+
+    every = commands(build_app("data"))
+    assert {"search", "list", "show", "stats"} <= every
+    assert commands(build_app("data", "search")) == {"search"}
+    # A word that is no command of the group: the whole group, whose help lists them all.
+    assert commands(build_app("data", "nosuch")) == every
+    # The group itself is left whole for the next command line built in this process.
+    assert commands(build_app("data")) == every
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)

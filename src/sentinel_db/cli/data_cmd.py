@@ -255,10 +255,16 @@ def stats(
     state = get_state(ctx)
     if fmt is ReportFormat.json:
         state.database()  # the figures include the connection pool's, so open it
-    with state.session(read_only=False) as session:
-        reap_dead(session)  # an import whose process died must not show as still running
-    with state.session() as session:
-        result = database_stats(session)
+    if state.settings().database_read_url is None:
+        # One connection does both: a second one would cost more than the figures take.
+        with state.session(read_only=False) as session:
+            reap_dead(session)  # an import whose process died must not show as still running
+            result = database_stats(session)
+    else:
+        with state.session(read_only=False) as session:
+            reap_dead(session)
+        with state.session() as session:
+            result = database_stats(session)
     if fmt is ReportFormat.json:
         data = result.model_dump(mode="json")
         data["coverage"]["control_ratio"] = round(result.coverage.control_ratio, 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import traceback
 from collections.abc import Sequence
@@ -93,8 +94,9 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
 _VALUED = ("--config", "--database-url")
 
 
-def build_app(only: str | None = None) -> typer.Typer:
-    """The root app with every command, or with only the command or group named ``only``."""
+def build_app(only: str | None = None, sub: str | None = None) -> typer.Typer:
+    """The root app with every command, or with only the command or group named ``only``
+    (and of that group only its command ``sub``, when it has one of that name)."""
     from sentinel_db.cli.args import PlainCommand
 
     app = typer.Typer(
@@ -107,7 +109,7 @@ def build_app(only: str | None = None) -> typer.Typer:
     app.callback()(root)
     for name, (module, attribute) in _GROUPS.items():
         if only in (None, name):
-            app.add_typer(_load(module, attribute), name=name)
+            app.add_typer(_pruned(_load(module, attribute), sub), name=name)
     for name, (module, attribute, text) in _COMMANDS.items():
         if only in (None, name):
             cls = PlainCommand if name == "import" else None
@@ -119,15 +121,39 @@ def _load(module: str, attribute: str) -> Any:
     return getattr(import_module(f"sentinel_db.cli.{module}"), attribute)
 
 
-def command_named(argv: Sequence[str]) -> str | None:
-    """The command or group ``argv`` names (its first word that is not a global option)."""
+def _pruned(group: typer.Typer, sub: str | None) -> typer.Typer:
+    """``group`` with only its command ``sub``: building the others' options costs time.
+
+    The whole group when ``sub`` names none of its commands (its help lists them all)."""
+    kept = [
+        info
+        for info in group.registered_commands
+        if sub is not None
+        and str(info.name or getattr(info.callback, "__name__", "")).lower().replace("_", "-")
+        == sub
+    ]
+    if not kept:
+        return group
+    pruned = copy.copy(group)
+    pruned.registered_commands = kept
+    return pruned
+
+
+def command_named(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """The command or group ``argv`` names (its first word that is not a global option), and
+    the word after a group's name that is not an option (the group's command, if any)."""
     words = iter(argv)
     for word in words:
         if word in _VALUED:
             next(words, None)
         elif not word.startswith("-"):
-            return word if word in _GROUPS or word in _COMMANDS else None
-    return None
+            if word in _COMMANDS:
+                return word, None
+            if word not in _GROUPS:
+                return None, None
+            sub = next((w for w in words if not w.startswith("-")), None)
+            return word, sub
+    return None, None
 
 
 def __getattr__(name: str) -> Any:
@@ -176,7 +202,7 @@ def _usage_error(exc: Exception) -> int:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; library errors become one message and their exit code, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
-    app = build_app(command_named(args))
+    app = build_app(*command_named(args))
     try:
         code = app(args=args, prog_name="sentinel-db", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)

@@ -10,6 +10,7 @@ of a snippet is a run of whole words of the original, exactly as written.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ELLIPSIS = "…"
@@ -37,17 +38,18 @@ def _plain(fragment: str, marks: Marks) -> tuple[str, list[tuple[int, int]]]:
     """A fragment without its marks, and where the marked words are in that plain text."""
     plain: list[str] = []
     found: list[tuple[int, int]] = []
-    rest, opened = fragment, -1
-    while rest:
-        if rest.startswith(marks.start):
-            opened, rest = len("".join(plain)), rest[len(marks.start) :]
-        elif rest.startswith(marks.stop):
+    length, opened = 0, -1
+    # The opening mark is tried first, as a marked word starts with it.
+    for piece in re.split(f"({re.escape(marks.start)}|{re.escape(marks.stop)})", fragment):
+        if piece == marks.start:
+            opened = length
+        elif piece == marks.stop:
             if opened >= 0:
-                found.append((opened, len("".join(plain))))
-            opened, rest = -1, rest[len(marks.stop) :]
+                found.append((opened, length))
+            opened = -1
         else:
-            plain.append(rest[0])
-            rest = rest[1:]
+            plain.append(piece)
+            length += len(piece)
     return "".join(plain), found
 
 
