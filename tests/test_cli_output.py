@@ -250,3 +250,21 @@ def test_the_cli_log_handler_writes_to_stderr_as_it_is_now(
         logging.getLogger("sentinel_db.test").warning("still heard")
     assert "still heard" in now.getvalue()
     assert "Logging error" not in capsys.readouterr().err
+
+
+def test_text_that_looks_like_an_emoji_code_is_shown_as_written(
+    clean_db: Database, cli_env: dict[str, Any], capsys: Capsys, tmp_path: Path
+) -> None:
+    source = tmp_path / "pci_dss_controls.csv"
+    source.write_text(
+        "control_id,requirement,chunk,metadata\n"
+        '9.9.9,Keys,"Mark :warning: on each :lock: box, as written.",{}\n',
+        encoding="utf-8",
+    )
+    assert import_file(clean_db, source, "pci_dss_controls").exit_code == 0
+    shown = run_cli(capsys, "data", "show", "control", "9.9.9")
+    assert shown.exit_code == 0, shown.output
+    listed = run_cli(capsys, "data", "list", "controls")
+    for output in (shown.stdout, listed.stdout):
+        assert ":warning:" in output and ":lock:" in output
+        assert "\u26a0" not in output and "\U0001f512" not in output

@@ -129,3 +129,32 @@ def test_no_import_cycles_between_modules() -> None:
         "sentinel_db.runtime.embedded"
     ]
     assert "sentinel_db.runtime.db" not in graph["sentinel_db.schema.migrations"]
+
+
+def test_run_as_the_program_the_collector_works_less() -> None:
+    probe = (
+        "import contextlib, gc, io, sys\n"
+        "from sentinel_db.cli import main\n"
+        "sys.argv = ['sentinel-db', '--help']\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main()\n"
+        "print(gc.get_threshold()[0], gc.get_freeze_count())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    threshold, frozen = map(int, result.stdout.split())
+    assert threshold >= 10_000 and frozen > 0
+
+
+def test_called_from_a_process_that_goes_on_the_collector_is_untouched() -> None:
+    import contextlib
+    import gc
+    import io
+
+    from sentinel_db.cli import main
+
+    before = gc.get_threshold()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        main(["--help"])
+    assert gc.get_threshold() == before

@@ -28,8 +28,9 @@ from sentinel_db.cli.layout import (
     wrap,
 )
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No emoji codes: a text holding ":warning:" is shown as written, not as a picture.
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 class OutputFormat(StrEnum):

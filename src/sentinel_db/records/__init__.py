@@ -8,16 +8,8 @@
 Nothing here connects to a database or imports a layer above it.
 """
 
-from sentinel_db.records.rows import (
-    AwsConfigRule,
-    Coverage,
-    FoundBy,
-    MappedRule,
-    PciAwsConfigMapping,
-    PciControl,
-    Record,
-    SearchHit,
-)
+from importlib import import_module
+from typing import Any
 
 __all__ = [
     "AwsConfigRule",
@@ -29,3 +21,10 @@ __all__ = [
     "Record",
     "SearchHit",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: `stats` reads table names from this package and needs no records.
+    if name in __all__:
+        return getattr(import_module("sentinel_db.records.rows"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sentinel_db.errors import DataValidationError
+from sentinel_db.records.coverage import Coverage as Coverage  # where it was defined before
 
 _METADATA: Any = Field(
     default_factory=dict,
@@ -147,25 +148,6 @@ class MappedRule(BaseModel):
 
     rule: str
     guidance: AwsConfigRule | None = None
-
-
-class Coverage(BaseModel):
-    """How well the mappings cover the controls and agree with the guidance table."""
-
-    model_config = ConfigDict(frozen=True)
-
-    controls_total: int
-    controls_with_rules: int
-    rules_total: int
-    rules_referenced: int
-    controls_without_rules: list[str]
-    rules_missing_guidance: list[str]
-    mappings_without_control: list[str]
-
-    @property
-    def control_ratio(self) -> float:
-        """Share of controls with at least one mapped rule (0 when there are none)."""
-        return self.controls_with_rules / self.controls_total if self.controls_total else 0.0
 
 
 def validate_record(record_type: type[RecordT], data: Any) -> RecordT:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sentinel_db.records.coverage import Coverage
 from sentinel_db.records.models import PciAwsConfigMapping
-from sentinel_db.records.rows import Coverage, MappedRule
+from sentinel_db.records.rows import MappedRule
 from sentinel_db.records.rows import PciAwsConfigMapping as PciAwsConfigMappingRecord
 from sentinel_db.repositories import reads
 from sentinel_db.repositories.base import Repository
