@@ -146,6 +146,9 @@ def test_without_a_url_or_the_embedded_extra_the_message_says_what_to_do(tmp_pat
     )
     env = _clean_env()
     env["PYTHONPATH"] = str(tmp_path)
+    # A folder of its own: an embedded server left running by an earlier command (the README's
+    # `sentinel-db import examples/data`, say) would answer without the extra.
+    env["SENTINEL_DB_EMBEDDED_DIR"] = str(tmp_path / "pgdata")
     result = run_subprocess("db", "status", env=env, cwd=tmp_path, timeout=60)
     assert result.exit_code == 2, result.stderr
     assert "DATABASE_URL" in result.stderr and "sentinel-db[embedded]" in result.stderr
