@@ -377,3 +377,36 @@ def test_a_broken_glossary_file_stops_data_search_with_its_name_line_and_column(
         get_settings.cache_clear()
     assert result.exit_code == 2
     assert "extra-glossary.json:2:1" in result.stderr and "Traceback" not in result.output
+
+
+def test_the_glossary_file_of_a_config_file_reaches_data_search(
+    clean_db: Any, cli_env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sentinel_db.importers import import_directory
+    from tests.cli_helpers import run_cli
+    from tests.conftest import EXAMPLES
+
+    assert import_directory(clean_db, EXAMPLES).exit_code == 0
+    extra = tmp_path / "extra-glossary.json"
+    extra.write_text('[["zorblax", "multi-factor authentication"]]', encoding="utf-8")
+    config = tmp_path / "search.env"
+    config.write_text(f"SEARCH_GLOSSARY_FILE={extra}\n", encoding="utf-8")
+
+    def keys(*args: str) -> list[str]:
+        result = run_cli(capsys, *args, "data", "search", "zorblax", "--format", "json")
+        assert result.exit_code == 0, result.output
+        return [hit["key"] for s in json.loads(result.stdout)["results"] for hit in s["hits"]]
+
+    assert keys() == []
+    assert "8.4.2" in keys("--config", str(config))
+
+
+def test_search_tables_takes_a_glossary_of_the_callers(corpus: Session) -> None:
+    from sentinel_db.retrieval import search_tables
+
+    glossary = Glossary.from_groups([["zorblax", "multi-factor authentication"]])
+    for lexical in (False, True):
+        sections = search_tables(corpus, "zorblax", lexical=lexical, glossary=glossary)
+        found = {hit["key"] for section in sections for hit in section["hits"]}
+        plain = search_tables(corpus, "zorblax", lexical=lexical)
+        assert found and not any(section["hits"] for section in plain)

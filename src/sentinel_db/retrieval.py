@@ -154,6 +154,7 @@ def search_tables(
     rules: bool = True,
     limit: int = 10,
     lexical: bool = False,
+    glossary: Glossary | None = None,
 ) -> list[dict[str, Any]]:
     """Search controls (with their mapped rules) and rules; one JSON-ready section per table.
 
@@ -162,27 +163,36 @@ def search_tables(
     nothing did, in the words as typed) and ``hits`` (``key``, ``score``, ``snippet``,
     ``record``, and for controls ``rules``: each mapped rule with its guidance record or null,
     and ``found_by``), ``mode`` and ``mode_note`` (hybrid by default when configured;
-    ``lexical=True`` for lexical only).
+    ``lexical=True`` for lexical only). ``glossary`` replaces the one from the settings.
 
     Raises:
         UsageError: ``limit`` is out of range.
     """
     if lexical:
-        return lexical_sections(session, query, controls=controls, rules=rules, limit=limit)
+        return lexical_sections(
+            session, query, controls=controls, rules=rules, limit=limit, glossary=glossary
+        )
     from sentinel_db.repositories.rules import AwsConfigRuleRepository
 
     sections: list[dict[str, Any]] = []
     if controls:
-        sections.append(_control_section(retrieve(session, query, limit)))
+        sections.append(_control_section(retrieve(session, query, limit, glossary=glossary)))
     if rules:
         rule_repo = AwsConfigRuleRepository(session)
-        rule_result = rule_repo.search_results(query, limit)
-        sections.append(_rule_section(rule_result, rule_repo.search(query, limit)))
+        rule_result = rule_repo.search_results(query, limit, glossary=glossary)
+        hits = rule_repo.search(query, limit, glossary=glossary)
+        sections.append(_rule_section(rule_result, hits))
     return sections
 
 
 def lexical_sections(
-    session: Any, query: str, *, controls: bool = True, rules: bool = True, limit: int = 10
+    session: Any,
+    query: str,
+    *,
+    controls: bool = True,
+    rules: bool = True,
+    limit: int = 10,
+    glossary: Glossary | None = None,
 ) -> list[dict[str, Any]]:
     """:func:`search_tables` ranked lexically, on a SQLAlchemy session or a direct one.
 
@@ -199,6 +209,7 @@ def lexical_sections(
             text=query,
             limit=limit,
             named=parsed.control_ids,
+            glossary=glossary,
         )
         ids = [hit.record.control_id for hit in result.hits]
         mapped = reads.rules_for_controls(session, ids, with_guidance=True)
@@ -213,6 +224,7 @@ def lexical_sections(
             text=query,
             limit=limit,
             named=parsed.rule_names,
+            glossary=glossary,
         )
         sections.append(_rule_section(rule_result, SearchHits.of(rule_result.hits, "lexical")))
     return sections

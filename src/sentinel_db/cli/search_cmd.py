@@ -49,17 +49,24 @@ def search(
     """Rank controls and rules by relevance to a question; controls come with their rules."""
     from sentinel_db.retrieval import lexical_sections, search_tables
     from sentinel_db.runtime.query_vectors import QueryEmbedder
+    from sentinel_db.search.glossary import glossary_for
 
     state = get_state(ctx)
+    # From this command line's settings (`--config` included), not the process environment's.
+    glossary = glossary_for(state.settings().search_glossary_file)
     controls = table in (SearchTable.controls, SearchTable.all)
     rules = table in (SearchTable.rules, SearchTable.all)
     if lexical or QueryEmbedder.from_settings(state.settings()) is None:
         # No question vector to fuse: the lexical answer needs no pooled session (and no ORM).
         with state.session() as session:
-            sections = lexical_sections(session, query, controls=controls, rules=rules, limit=limit)
+            sections = lexical_sections(
+                session, query, controls=controls, rules=rules, limit=limit, glossary=glossary
+            )
     else:
         with state.database().unit_of_work(read_only=True) as session:
-            sections = search_tables(session, query, controls=controls, rules=rules, limit=limit)
+            sections = search_tables(
+                session, query, controls=controls, rules=rules, limit=limit, glossary=glossary
+            )
     if fmt is OutputFormat.json:
         print_json({"query": query, "results": sections})
         return
