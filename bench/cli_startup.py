@@ -3,9 +3,11 @@ read commands (`stats`, `data show`, `data search`, `data list`), each beside `p
 the database the same question.
 
 Each command runs as a fresh process (as a person would type it) ``--runs`` times after one
-warm-up run, and the median wall time is printed next to its target. The commands run against
-a throwaway database on ``--server`` (DATABASE_URL set), migrated and loaded with the bundled
-sample, then dropped. `psql` (when on PATH) shows what the question costs the server plus a
+warm-up run, and the median wall time is printed next to its target. The commands, the `psql`
+questions and the floor take turns run by run, so that a change in the machine's speed (which
+drifts by a third over an hour on a shared 2-core machine) falls on all of them alike. They run
+against a throwaway database on ``--server`` (DATABASE_URL set), migrated and loaded with the
+bundled sample, then dropped. `psql` (when on PATH) shows what the question costs the server plus a
 process start: the floor the CLI is measured against.
 The last row times Python importing the libraries every read command needs before its own code
 runs (Typer, rich, psycopg, pydantic-settings): the floor on this machine.
@@ -61,6 +63,7 @@ SAME_QUESTION: dict[str, str | None] = {
 
 # What every read command must load before it can answer: the floor its own code stands on.
 LIBRARIES = "import typer, rich.console, rich.table, psycopg, pydantic_settings"
+FLOOR = "(python importing Typer, rich, psycopg, pydantic-settings)"
 
 
 def _command() -> list[str]:
@@ -69,13 +72,23 @@ def _command() -> list[str]:
 
 
 def _time(command: list[str], env: dict[str, str], runs: int) -> list[float]:
-    subprocess.run(command, env=env, check=True, capture_output=True)  # warm-up
-    times = []
+    return _time_all({"": command}, env, runs)[""]
+
+
+def _time_all(
+    commands: dict[str, list[str]], env: dict[str, str], runs: int
+) -> dict[str, list[float]]:
+    """Each command's run times, sorted; the commands take turns, run by run, so that a change
+    in the machine's speed falls on all of them alike."""
+    for command in commands.values():
+        subprocess.run(command, env=env, check=True, capture_output=True)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
-    return sorted(times)
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, env=env, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - started)
+    return {name: sorted(found) for name, found in times.items()}
 
 
 def _clean_env() -> dict[str, str]:
@@ -90,6 +103,10 @@ def _clean_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("DATABASE_", "DB_")) and k != "PYTHONDONTWRITEBYTECODE"
     }
+
+
+def _median_p90(times: list[float]) -> tuple[float, float]:
+    return statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.9))]
 
 
 def _split(label: str) -> list[str]:
@@ -116,26 +133,24 @@ def main() -> None:
         for setup in (["--quiet", "migrate"], ["--quiet", "import", str(SAMPLE)]):
             subprocess.run(_command() + setup, env=env, check=True, capture_output=True)
         psql = shutil.which("psql")
+        commands = {label: _command() + _split(label) for label in TARGETS}
+        for label, question in SAME_QUESTION.items():
+            if psql and question:
+                commands[f"psql {label}"] = [psql, url, "-qc", question]
+        commands[FLOOR] = [sys.executable, "-c", LIBRARIES]
+        times = _time_all(commands, env, args.runs)
         print(f"{'command':<52}{'median s':>9}{'p90 s':>7}{'target':>7}{'psql s':>8}")
         for label, target in TARGETS.items():
-            times = _time(_command() + _split(label), env, args.runs)
-            p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
-            median = statistics.median(times)
+            median, p90 = _median_p90(times[label])
             verdict = "ok" if median <= target else "SLOW"
-            question = SAME_QUESTION[label]
-            floor = "-"
-            if psql and question:
-                floor = (
-                    f"{statistics.median(_time([psql, url, '-qc', question], env, args.runs)):.3f}"
-                )
+            same = times.get(f"psql {label}")
+            floor = f"{statistics.median(same):.3f}" if same else "-"
             print(
                 f"sentinel-db {label:<40}{median:>9.3f}{p90:>7.3f}{target:>7.1f}{floor:>8}"
                 f"  {verdict}"
             )
-        times = _time([sys.executable, "-c", LIBRARIES], env, args.runs)
-        p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
-        label = "(python importing Typer, rich, psycopg, pydantic-settings)"
-        print(f"{label:<52}{statistics.median(times):>9.3f}{p90:>7.3f}")
+        median, p90 = _median_p90(times[FLOOR])
+        print(f"{FLOOR:<52}{median:>9.3f}{p90:>7.3f}")
     finally:
         with psycopg.connect(args.server, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
