@@ -102,7 +102,7 @@ def quoted(lexeme: str) -> str:
 # PostgreSQL's English stemmer is the same on every server, so one process stems a glossary once.
 _STEMMED: dict[Glossary, tuple[_Entry, ...]] = {}
 # The shipped glossary's stems, made ahead by tests/write_glossary_stems.py and checked against
-# the server by the tests: stemming its 610 entries on the server took 20 ms of every new process.
+# the server by the tests: stemming its 600 entries on the server took 20 ms of every new process.
 SHIPPED_STEMS = "glossary_stems.json"
 _STEMS_SQL = (
     "SELECT e.i, ARRAY(SELECT lexeme FROM unnest(to_tsvector('english', s.txt))),"
@@ -110,7 +110,7 @@ _STEMS_SQL = (
     " (SELECT count(*) FROM unnest(to_tsvector('english', s.txt)) u, unnest(u.positions))"
     " < (SELECT count(*) FROM unnest(to_tsvector('simple', s.txt)) u, unnest(u.positions))"
     " AS lossy"
-    f" FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS e(raw, i),"
+    " FROM unnest(CAST(:texts AS text[])) WITH ORDINALITY AS e(raw, i),"
     f" LATERAL (SELECT {SPLIT.format('e.raw')} AS txt) s"
 )
 Stems = tuple[tuple[str, ...], str, bool]  # lexemes, phrase query, whether a stop word was lost
